@@ -1,0 +1,136 @@
+"""plenary serve: settings, logging, embedded store if no URL, the web app(s), the in-process worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import signal
+import sys
+from types import FrameType
+
+from aiohttp import web
+
+from config.logs import configure_logging
+from config.settings import Settings
+from server.app import create_app
+from server.auth import digest, new_token
+from server.embedded import EmbeddedValkey
+from server.models import Role, TokenInfo
+from server.redis_store import RedisStore
+
+logger = logging.getLogger("plenary")
+
+
+async def bootstrap_admin(settings: Settings) -> str | None:
+    """Create the first admin token when none is configured or stored; return it (shown once) or None."""
+    if settings.admin_token:
+        return None
+    store = await RedisStore.open(settings.redis_url, prefix=settings.redis_prefix, timeout=settings.redis_timeout)
+    try:
+        await store.check_durability()
+        if any(t.role is Role.ADMIN for t in await store.list_tokens()):
+            return None
+        token = new_token()
+        await store.create_token(TokenInfo(name="admin", role=Role.ADMIN, events=[]), digest(token))
+        return token
+    finally:
+        await store.aclose()
+
+
+def _announce(settings: Settings, token: str | None) -> None:
+    base = settings.base_url
+    lines = [f"Plenary is running at {base}  (API: {base}/api/openapi.json, ready: {base}/readyz)"]
+    if token:
+        lines += [
+            "",
+            "First start: an admin token was created. It is shown only this once; keep it safe:",
+            f"    export PLENARY_TOKEN={token}",
+            f"    export PLENARY_URL={base}",
+            "Then: plenary event create ..., plenary token create --name Drew --role reporter --event ID",
+            "",
+        ]
+    elif not settings.admin_token:
+        lines.append("Admin tokens exist. Make another with: plenary token create --name NAME --role admin")
+    print("\n".join(lines), flush=True)
+
+
+def _run_app(settings: Settings, *, reuse_port: bool = False) -> None:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=reuse_port,
+        print=None,
+        access_log=None,
+        handle_signals=True,
+    )
+
+
+def _child(settings_json: str) -> None:
+    settings = Settings.model_validate_json(settings_json)
+    configure_logging(settings.log_level, settings.log_format)
+    _run_app(settings, reuse_port=True)
+
+
+def serve(settings: Settings) -> int:
+    """Run Plenary until SIGINT or SIGTERM; start and stop the embedded store when no Redis URL is set."""
+    configure_logging(settings.log_level, settings.log_format)
+    embedded: EmbeddedValkey | None = None
+    if not settings.redis_url:
+        embedded = EmbeddedValkey(settings.data_dir)
+        logger.info("starting the embedded store in %s", embedded.data_dir)
+        settings = settings.model_copy(update={"redis_url": embedded.start()})
+    stop_signal = signal.getsignal(signal.SIGTERM)
+    try:
+        logger.info("store: %s", settings.masked()["redis_url"])
+        token = asyncio.run(bootstrap_admin(settings))
+        _announce(settings, token)
+        if settings.processes == 1:
+            _run_app(settings)
+            return 0
+        return _run_processes(settings)
+    finally:
+        signal.signal(signal.SIGTERM, stop_signal)
+        if embedded is not None:
+            embedded.stop()
+
+
+def _run_processes(settings: Settings) -> int:
+    """Run ``settings.processes`` server processes sharing the port (SO_REUSEPORT); stop them on a signal."""
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_child, args=(settings.model_dump_json(),), daemon=True)
+                for _ in range(settings.processes)]  # fmt: skip
+    for child in children:
+        child.start()
+    logger.info("started %d server processes: %s", len(children), ", ".join(str(c.pid) for c in children))
+    stopping = False
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    for child in children:
+        child.join()
+    return 0 if stopping else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m server: the same as `plenary serve` with settings from the environment."""
+    from clients.cli import main as cli_main
+
+    return cli_main(["serve", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

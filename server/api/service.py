@@ -1,0 +1,51 @@
+"""Service endpoints: liveness, readiness, metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from aiohttp import web
+
+from server import metrics
+from server.api import Routes
+from server.auth import actor
+from server.errors import Forbidden
+from server.keys import STORE
+from server.models import Health, Role
+
+routes = Routes()
+
+
+@routes.route("GET", "/healthz", "200 while the process runs", response=Health)
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.route("GET", "/readyz", "200 when the store answers, else 503", response=Health, errors=(503,))
+async def readyz(request: web.Request) -> web.Response:
+    if await request.app[STORE].ping():
+        return web.json_response({"status": "ready"})
+    return web.json_response({"status": "store unavailable"}, status=503, headers={"Retry-After": "2"})
+
+
+def _is_loopback(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return request.remote is None or request.remote == ""  # a Unix socket peer is local
+
+
+@routes.route("GET", "/metrics", "Prometheus metrics (loopback or admin token)", who="admin", errors=(403,))
+async def metrics_text(request: web.Request) -> web.Response:
+    if not _is_loopback(request):
+        who = await actor(request)
+        if who is None or who.role is not Role.ADMIN:
+            raise Forbidden("metrics are served on loopback or with an admin token")
+    return web.Response(text=metrics.render(request.app), content_type="text/plain", charset="utf-8")
+
+
+@routes.route("GET", "/api/openapi.json", "The OpenAPI 3.1 document of every /api route")
+async def openapi_json(request: web.Request) -> web.Response:
+    from server.openapi import document
+
+    return web.json_response(document(request.app))

@@ -1,0 +1,36 @@
+"""Tokens: create (shown once) and revoke."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.api import Routes
+from server.auth import digest, new_token, require
+from server.errors import NotFound
+from server.keys import STORE
+from server.middleware import read_body
+from server.models import Role, TokenCreate, TokenCreated, TokenInfo
+
+routes = Routes()
+
+
+@routes.route("POST", "/api/tokens", "Create a token; the secret is in this answer only", who="admin",
+              body=TokenCreate, response=TokenCreated, status=201, errors=(401, 403, 409, 422))  # fmt: skip
+async def create_token(request: web.Request) -> web.Response:
+    await require(request, Role.ADMIN)
+    body = await read_body(request, TokenCreate)
+    token = new_token()
+    info = TokenInfo(name=body.name, role=body.role, events=body.events)
+    await request.app[STORE].create_token(info, digest(token))
+    created = TokenCreated(token=token, **info.model_dump())
+    return web.json_response(created.model_dump(mode="json"), status=201, headers={"Cache-Control": "no-store"})
+
+
+@routes.route("DELETE", "/api/tokens/{name}", "Revoke a token at once, on every server", who="admin",
+              status=204, errors=(401, 403, 404))  # fmt: skip
+async def revoke_token(request: web.Request) -> web.Response:
+    await require(request, Role.ADMIN)
+    name = request.match_info["name"]
+    if not await request.app[STORE].revoke_token(name):
+        raise NotFound(f"no token named {name!r}")
+    return web.Response(status=204)

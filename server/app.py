@@ -1,0 +1,71 @@
+"""create_app(settings): routes, middlewares and the contexts that own the store; wiring only."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from config.settings import Settings
+from server.api import Operation, events, service, tokens, updates
+from server.keys import SETTINGS, STORE
+from server.metrics import COUNTERS
+from server.middleware import headers_middleware, problem_middleware
+from server.openapi import OPERATIONS
+from server.redis_store import Durability, RedisStore
+
+logger = logging.getLogger(__name__)
+
+RESOURCES = (service.routes, tokens.routes, events.routes, updates.routes)
+
+
+class UnsafeStore(RuntimeError):
+    """The store could lose acknowledged writes and the settings require durability."""
+
+
+async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open the store, check that acknowledged writes are durable, close it at the end."""
+    settings = app[SETTINGS]
+    store = await RedisStore.open(
+        settings.redis_url,
+        prefix=settings.redis_prefix,
+        timeout=settings.redis_timeout,
+        waitaof_timeout_ms=settings.waitaof_timeout_ms,
+        log_max_entries=settings.log_max_entries,
+        idempotency_seconds=settings.idempotency_hours * 3600,
+    )
+    app[STORE] = store
+    try:
+        durability = await store.check_durability()
+    except Exception:
+        logger.warning("store not reachable at start-up; writes answer 503 until it is")
+        durability = Durability.WAITAOF
+        store.durability = durability
+    if durability is Durability.NONE:
+        message = "the store has appendonly off: acknowledged updates could be lost"
+        if settings.require_durable_store:
+            await store.aclose()
+            raise UnsafeStore(message + " (turn AOF on, or set require_durable_store = false)")
+        logger.warning("WARNING: %s", message)
+    else:
+        logger.info("store durability: %s", durability)
+    yield
+    await store.aclose()
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The Plenary web application for ``settings``."""
+    app = web.Application(
+        middlewares=[headers_middleware, problem_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[COUNTERS] = Counter()
+    operations: list[Operation] = [op for resource in RESOURCES for op in resource.operations]
+    app[OPERATIONS] = operations
+    app.cleanup_ctx.append(store_ctx)
+    for resource in RESOURCES:
+        app.add_routes(resource.table())
+    return app

@@ -1,0 +1,15 @@
+"""The typed application keys shared by handlers and contexts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from config.settings import Settings
+
+if TYPE_CHECKING:
+    from server.redis_store import RedisStore
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE: web.AppKey[RedisStore] = web.AppKey("store")

@@ -1,0 +1,295 @@
+"""Pydantic models for API bodies and stored records; pure (no I/O)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, NewType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+EventId = NewType("EventId", str)
+SessionId = NewType("SessionId", str)
+UpdateId = NewType("UpdateId", str)
+Seq = NewType("Seq", str)
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+MAX_TEXT = 10_000
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(max_length=2_000)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+def _http_url(value: str) -> str:
+    if not value.lower().startswith(("http://", "https://")) or len(value) > 2_000 or " " in value:
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+
+
+class Body(BaseModel):
+    """Base of request bodies: unknown fields are rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Record(BaseModel):
+    """Base of stored records and answers: frozen, strict about names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    EDITOR = "editor"
+    REPORTER = "reporter"
+
+
+class EntryType(StrEnum):
+    UPDATE = "update"
+    EDIT = "edit"
+    DELETE = "delete"
+    SESSION = "session"
+    REFLECTIONS = "reflections"
+
+
+class SessionKind(StrEnum):
+    PLENARY = "plenary"
+    KEYNOTE = "keynote"
+    ROUNDTABLE = "roundtable"
+    BREAKOUT = "breakout"
+    PANEL = "panel"
+    WORKSHOP = "workshop"
+    DEMO = "demo"
+    OTHER = "other"
+
+
+# --- tokens -----------------------------------------------------------------------------------------
+
+
+class TokenCreate(Body):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")]
+    role: Role
+    events: list[Slug] = Field(default_factory=list, max_length=1000)
+
+
+class TokenInfo(Record):
+    """What is known about a token; the secret itself is never stored."""
+
+    name: str
+    role: Role
+    events: list[str] = Field(default_factory=list)
+
+
+class TokenCreated(TokenInfo):
+    token: str
+
+
+# --- events and sessions ----------------------------------------------------------------------------
+
+
+class EventCreate(Body):
+    id: Slug
+    title: Name
+    venue: Annotated[str, StringConstraints(max_length=200)] | None = None
+    timezone: TimeZone = "UTC"
+    starts_on: dt.date
+    ends_on: dt.date
+    blog_title: Annotated[str, StringConstraints(max_length=300)] | None = None
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> EventCreate:
+        if self.ends_on < self.starts_on:
+            raise ValueError("ends_on: must not be before starts_on")
+        if (self.ends_on - self.starts_on).days > 30:
+            raise ValueError("ends_on: an event lasts at most 31 days")
+        return self
+
+
+class Event(Record):
+    id: str
+    title: str
+    venue: str | None = None
+    timezone: str = "UTC"
+    starts_on: dt.date
+    ends_on: dt.date
+    blog_title: str | None = None
+    days: list[dt.date] = Field(default_factory=list)
+
+    @classmethod
+    def from_create(cls, body: EventCreate) -> Event:
+        days = [
+            body.starts_on + dt.timedelta(days=i) for i in range((body.ends_on - body.starts_on).days + 1)
+        ]
+        return cls(**body.model_dump(), days=days)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def local_day(self, moment: dt.datetime) -> dt.date:
+        """The calendar day of ``moment`` in the event's time zone."""
+        return moment.astimezone(self.zone).date()
+
+    def accepts_time(self, moment: dt.datetime) -> bool:
+        """True when ``moment`` falls within the event's days, plus one day either side, in its zone."""
+        day = self.local_day(moment)
+        return self.starts_on - dt.timedelta(days=1) <= day <= self.ends_on + dt.timedelta(days=1)
+
+
+class Person(Record):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Name
+    role: Annotated[str, StringConstraints(max_length=200)] | None = None
+    organisation: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class SessionBody(Body):
+    title: Name
+    kind: SessionKind = SessionKind.OTHER
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
+    room: Annotated[str, StringConstraints(max_length=200)] | None = None
+    speakers: list[Person] = Field(default_factory=list, max_length=100)
+    hosts: list[Person] = Field(default_factory=list, max_length=100)
+    participants: list[Name] = Field(default_factory=list, max_length=200)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> SessionBody:
+        if self.ends_at is not None and self.ends_at < self.starts_at:
+            raise ValueError("ends_at: must not be before starts_at")
+        return self
+
+
+class Session(Record):
+    id: str
+    event: str
+    title: str
+    kind: SessionKind = SessionKind.OTHER
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None = None
+    room: str | None = None
+    speakers: list[Person] = Field(default_factory=list)
+    hosts: list[Person] = Field(default_factory=list)
+    participants: list[str] = Field(default_factory=list)
+    day: dt.date
+
+
+# --- updates ----------------------------------------------------------------------------------------
+
+
+class Quote(Record):
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
+    speaker: Name | None = None
+
+
+class Image(Record):
+    url: HttpUrl
+    caption: ShortText | None = None
+    alt: ShortText | None = None
+
+
+class Author(Record):
+    name: str
+
+
+UpdateText = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+
+
+class UpdateCreate(Body):
+    text: UpdateText = ""
+    session: Slug | None = None
+    happened_at: AwareDatetime | None = None
+    key: bool = False
+    pinned: bool = False
+    quote: Quote | None = None
+    image: Image | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _has_content(self) -> UpdateCreate:
+        if not self.text.strip() and self.quote is None and self.image is None:
+            raise ValueError("text: an update needs text, a quote or an image")
+        return self
+
+
+class UpdatePatch(Body):
+    """Fields to change; a field that is absent stays as it was, null clears an optional one."""
+
+    text: UpdateText | None = None
+    session: Slug | None = None
+    happened_at: AwareDatetime | None = None
+    key: bool | None = None
+    pinned: bool | None = None
+    quote: Quote | None = None
+    image: Image | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=20)
+    version: int | None = Field(default=None, ge=1, description="If given, the edit fails with 409 unless it matches")
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_none(cls, value: str | None) -> str | None:
+        if value is None:
+            raise ValueError("text cannot be null")
+        return value
+
+
+class Update(Record):
+    id: str
+    seq: str
+    event: str
+    session: str | None = None
+    author: Author
+    happened_at: dt.datetime
+    received_at: dt.datetime
+    version: int = 1
+    text: str = ""
+    key: bool = False
+    pinned: bool = False
+    quote: Quote | None = None
+    image: Image | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class UpdateList(Record):
+    updates: list[Update]
+    next: str | None = None
+    prev: str | None = None
+
+
+class EventList(Record):
+    events: list[Event]
+
+
+class SessionList(Record):
+    sessions: list[Session]
+
+
+class Health(Record):
+    status: str

@@ -1,0 +1,571 @@
+"""RedisStore, the only importer of redis: streams, Lua append-and-publish, records, indexes."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from server import codec
+from server.errors import Conflict, NotFound, SeqExpired, StoreUnavailable
+from server.models import Event, Session, TokenInfo
+from server.store import Entry, Keys, lex_member, pad_seq
+
+logger = logging.getLogger(__name__)
+
+# Index members are "<padded seq>|<id>"; ids are [a-z0-9], so "~" sorts after every id of the same seq.
+_LEX_MEMBER = """
+local function member(seq, id)
+  local ms, n = string.match(seq, '^(%d+)-(%d+)$')
+  return string.format('%015d-%010d', tonumber(ms), tonumber(n)) .. '|' .. id
+end
+"""
+
+# KEYS: log, channel, idem (or ""), record, idx_all, idx_day, idx_session (or ""), pinned
+# ARGV: payload, id, fingerprint, idem_ttl, maxlen, pinned(0/1)
+_CREATE = _LEX_MEMBER + """
+if KEYS[3] ~= '' then
+  local prev = redis.call('HMGET', KEYS[3], 'fp', 'seq', 'id')
+  if prev[1] then return {'dup', prev[1], prev[2], prev[3]} end
+end
+local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', 't', 'update', 'd', ARGV[1])
+redis.call('HSET', KEYS[4], 'seq', seq, 'v', '1', 'd', ARGV[1])
+local m = member(seq, ARGV[2])
+redis.call('ZADD', KEYS[5], 0, m)
+redis.call('ZADD', KEYS[6], 0, m)
+if KEYS[7] ~= '' then redis.call('ZADD', KEYS[7], 0, m) end
+if ARGV[6] == '1' then redis.call('SET', KEYS[8], ARGV[2]) end
+if KEYS[3] ~= '' then
+  redis.call('HSET', KEYS[3], 'fp', ARGV[3], 'seq', seq, 'id', ARGV[2])
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
+end
+redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'update' .. '\\n' .. ARGV[1])
+return {'ok', seq}
+"""
+
+# KEYS: log, channel, record, old_idx_day, old_idx_session (or ""), new_idx_day, new_idx_session (or ""),
+#       idx_all, pinned
+# ARGV: payload, expected_version, new_version, maxlen, id, pinned(0/1)
+_EDIT = _LEX_MEMBER + """
+local cur = redis.call('HMGET', KEYS[3], 'v', 'seq')
+if not cur[1] then return {'gone'} end
+if cur[1] ~= ARGV[2] then return {'stale', cur[1]} end
+local m = member(cur[2], ARGV[5])
+redis.call('ZREM', KEYS[4], m)
+if KEYS[5] ~= '' then redis.call('ZREM', KEYS[5], m) end
+redis.call('ZADD', KEYS[6], 0, m)
+if KEYS[7] ~= '' then redis.call('ZADD', KEYS[7], 0, m) end
+local pinned = redis.call('GET', KEYS[9])
+if ARGV[6] == '1' then redis.call('SET', KEYS[9], ARGV[5])
+elseif pinned == ARGV[5] then redis.call('DEL', KEYS[9]) end
+local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 't', 'edit', 'd', ARGV[1])
+redis.call('HSET', KEYS[3], 'v', ARGV[3], 'd', ARGV[1])
+redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'edit' .. '\\n' .. ARGV[1])
+return {'ok', seq}
+"""
+
+# KEYS: log, channel, record, idx_day, idx_session (or ""), idx_all, pinned
+# ARGV: payload ({"id"}), maxlen, id
+_DELETE = _LEX_MEMBER + """
+local cur = redis.call('HGET', KEYS[3], 'seq')
+if not cur then return {'gone'} end
+local m = member(cur, ARGV[3])
+redis.call('ZREM', KEYS[4], m)
+if KEYS[5] ~= '' then redis.call('ZREM', KEYS[5], m) end
+redis.call('ZREM', KEYS[6], m)
+if redis.call('GET', KEYS[7]) == ARGV[3] then redis.call('DEL', KEYS[7]) end
+redis.call('DEL', KEYS[3])
+local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 't', 'delete', 'd', ARGV[1])
+redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'delete' .. '\\n' .. ARGV[1])
+return {'ok', seq}
+"""
+
+# KEYS: log, channel, hash (or ""); ARGV: type, payload, maxlen, hash field
+# Appends a plain entry (session, reflections), optionally storing its record in a hash, and publishes it.
+_APPEND = """
+local created = 0
+if KEYS[3] ~= '' then created = redis.call('HSET', KEYS[3], ARGV[4], ARGV[2]) end
+local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 't', ARGV[1], 'd', ARGV[2])
+redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[2])
+return {'ok', seq, created}
+"""
+
+# KEYS: tokens, token_hash; ARGV: name, record, digest
+_CREATE_TOKEN = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: tokens; ARGV: name, key prefix of token hashes
+_REVOKE_TOKEN = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local rec = cmsgpack.unpack(raw)
+redis.call('DEL', ARGV[2] .. rec['hash'])
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+class Durability(StrEnum):
+    """How an acknowledged write reaches the disk."""
+
+    FSYNC_ALWAYS = "fsync-always"  # the store fsyncs its AOF before answering
+    WAITAOF = "waitaof"  # the store has AOF; we wait for the fsync with WAITAOF after each write
+    NONE = "none"  # no AOF: an acknowledged write can be lost
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """Result of a create: the stored record and whether this call created it (False: idempotent replay)."""
+
+    record: dict[str, Any]
+    seq: str
+    created: bool
+
+
+@contextlib.contextmanager
+def _guard() -> Any:
+    """Turn connection failures and time-outs into 503 answers."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise StoreUnavailable(f"the store is unavailable: {exc.__class__.__name__}") from exc
+    except ResponseError as exc:
+        if str(exc).startswith(("LOADING", "BUSY", "MASTERDOWN", "READONLY")):
+            raise StoreUnavailable(f"the store is not ready: {exc}") from exc
+        raise
+
+
+def _decode_record(fields: Mapping[bytes, bytes]) -> dict[str, Any]:
+    record = codec.unpack(fields[b"d"])
+    record["seq"] = fields[b"seq"].decode()
+    record["version"] = int(fields[b"v"])
+    return record
+
+
+class RedisStore:
+    """Plenary's data in Redis or Valkey. Every write that answers 201/200 is durable on return."""
+
+    def __init__(
+        self,
+        client: Any,  # redis.asyncio.Redis; its stubs mix sync and async results, so Any stops here
+        url: str,
+        keys: Keys,
+        *,
+        waitaof_timeout_ms: int = 1000,
+        log_max_entries: int = 100_000,
+        idempotency_seconds: int = 86_400,
+    ) -> None:
+        self.client = client
+        self.url = url
+        self.keys = keys
+        self.durability = Durability.FSYNC_ALWAYS
+        self.waitaof_timeout_ms = waitaof_timeout_ms
+        self.log_max_entries = log_max_entries
+        self.idempotency_seconds = idempotency_seconds
+        self._create = client.register_script(_CREATE)
+        self._edit = client.register_script(_EDIT)
+        self._delete = client.register_script(_DELETE)
+        self._append = client.register_script(_APPEND)
+        self._create_token = client.register_script(_CREATE_TOKEN)
+        self._revoke_token = client.register_script(_REVOKE_TOKEN)
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        prefix: str = "plenary",
+        timeout: float = 2.0,
+        waitaof_timeout_ms: int = 1000,
+        log_max_entries: int = 100_000,
+        idempotency_seconds: int = 86_400,
+    ) -> RedisStore:
+        """Connect (lazily; the first command opens the connection) and return the store."""
+        client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout + waitaof_timeout_ms / 1000,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+            max_connections=256,
+        )
+        return cls(
+            client,
+            url,
+            Keys(prefix),
+            waitaof_timeout_ms=waitaof_timeout_ms,
+            log_max_entries=log_max_entries,
+            idempotency_seconds=idempotency_seconds,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    # --- service ----------------------------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        """True when the store answers PING."""
+        try:
+            return bool(await self.client.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def check_durability(self) -> Durability:
+        """Find how acknowledged writes reach the disk, and remember it for later writes.
+
+        A store whose CONFIG command is disabled is assumed to have AOF, and WAITAOF tells at each write.
+        """
+        with _guard():
+            try:
+                config = await self.client.config_get("append*")
+            except ResponseError:
+                self.durability = Durability.WAITAOF
+                return self.durability
+        if config.get("appendonly") != "yes":
+            self.durability = Durability.NONE
+        elif config.get("appendfsync") == "always":
+            self.durability = Durability.FSYNC_ALWAYS
+        else:
+            self.durability = Durability.WAITAOF
+        return self.durability
+
+    async def server_version(self) -> str:
+        with _guard():
+            info = await self.client.info("server")
+        return str(info.get("valkey_version") or info.get("redis_version", "?"))
+
+    async def _run(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run one write script; when the store does not fsync each write, wait for the fsync (WAITAOF)
+        on the same connection, outside MULTI, before returning."""
+        with _guard():
+            if self.durability is not Durability.WAITAOF:
+                return await script(keys=keys, args=args)
+            async with self.client.pipeline(transaction=False) as pipe:
+                script(keys=keys, args=args, client=pipe)
+                pipe.execute_command("WAITAOF", 1, 0, self.waitaof_timeout_ms)
+                result, (local, _replicas) = await pipe.execute()
+            if int(local) < 1:
+                raise StoreUnavailable("the store did not confirm the write on disk in time")
+            return result
+
+    # --- tokens -----------------------------------------------------------------------------------
+
+    async def create_token(self, info: TokenInfo, digest: str) -> None:
+        """Store a token's name, role, events and hash.
+
+        Raises:
+            Conflict: a token with this name exists.
+        """
+        record = codec.pack({**info.model_dump(mode="json"), "hash": digest})
+        done = await self._run(
+            self._create_token, [self.keys.tokens(), self.keys.token_hash(digest)], [info.name, record, digest]
+        )
+        if not done:
+            raise Conflict(f"a token named {info.name!r} exists; revoke it first", field="name")
+
+    async def token_by_digest(self, digest: str) -> tuple[TokenInfo, str] | None:
+        """The token whose SHA-256 is ``digest``, with its stored digest, or None."""
+        with _guard():
+            name = await self.client.get(self.keys.token_hash(digest))
+            if name is None:
+                return None
+            raw = await self.client.hget(self.keys.tokens(), name)
+        if raw is None:
+            return None
+        record = codec.unpack(raw)
+        stored = record.pop("hash")
+        return TokenInfo.model_validate(record), str(stored)
+
+    async def revoke_token(self, name: str) -> bool:
+        """Delete a token; True if it existed. Effective at once: every request looks the token up."""
+        prefix = self.keys.token_hash("")
+        return bool(await self._run(self._revoke_token, [self.keys.tokens()], [name, prefix]))
+
+    async def list_tokens(self) -> list[TokenInfo]:
+        with _guard():
+            raw = await self.client.hvals(self.keys.tokens())
+        out = []
+        for item in raw:
+            record = codec.unpack(item)
+            record.pop("hash", None)
+            out.append(TokenInfo.model_validate(record))
+        return sorted(out, key=lambda t: t.name)
+
+    # --- events and sessions ----------------------------------------------------------------------
+
+    async def create_event(self, event: Event) -> None:
+        """Raises Conflict when the id is taken."""
+        with _guard():
+            done = await self.client.hsetnx(self.keys.events(), event.id, codec.pack(event.model_dump(mode="json")))
+            if done and self.durability is Durability.WAITAOF:
+                await self.client.execute_command("WAITAOF", 1, 0, self.waitaof_timeout_ms)
+        if not done:
+            raise Conflict(f"event {event.id!r} exists", field="id")
+
+    async def get_event(self, event_id: str) -> Event:
+        """Raises NotFound for an unknown event."""
+        with _guard():
+            raw = await self.client.hget(self.keys.events(), event_id)
+        if raw is None:
+            raise NotFound(f"no event {event_id!r}")
+        return Event.model_validate(codec.unpack(raw))
+
+    async def list_events(self) -> list[Event]:
+        with _guard():
+            raw = await self.client.hvals(self.keys.events())
+        events = [Event.model_validate(codec.unpack(r)) for r in raw]
+        return sorted(events, key=lambda e: (e.starts_on, e.id))
+
+    async def put_session(self, session: Session) -> tuple[Entry, bool]:
+        """Create or replace a session and broadcast it as a ``session`` entry; True when it is new."""
+        data = session.model_dump(mode="json")
+        payload = codec.pack(data)
+        ev = session.event
+        _ok, seq, created = await self._run(
+            self._append,
+            [self.keys.log(ev), self.keys.channel(ev), self.keys.sessions(ev)],
+            ["session", payload, self.log_max_entries, session.id],
+        )
+        return Entry(seq.decode(), "session", data), bool(created)
+
+    async def get_session(self, event_id: str, session_id: str) -> Session | None:
+        with _guard():
+            raw = await self.client.hget(self.keys.sessions(event_id), session_id)
+        return None if raw is None else Session.model_validate(codec.unpack(raw))
+
+    async def list_sessions(self, event_id: str, day: dt.date | None = None) -> list[Session]:
+        """Sessions in start order, optionally only those of one day."""
+        with _guard():
+            raw = await self.client.hvals(self.keys.sessions(event_id))
+        sessions = [Session.model_validate(codec.unpack(r)) for r in raw]
+        if day is not None:
+            sessions = [s for s in sessions if s.day == day]
+        return sorted(sessions, key=lambda s: (s.starts_at, s.id))
+
+    async def append(self, event_id: str, kind: str, data: Mapping[str, Any]) -> Entry:
+        """Append a plain entry (e.g. ``reflections``) to the log and publish it, atomically."""
+        _ok, seq, _ = await self._run(
+            self._append,
+            [self.keys.log(event_id), self.keys.channel(event_id), ""],
+            [kind, codec.pack(data), self.log_max_entries, ""],
+        )
+        return Entry(seq.decode(), kind, dict(data))
+
+    # --- updates ----------------------------------------------------------------------------------
+
+    async def create_update(
+        self,
+        event_id: str,
+        record: Mapping[str, Any],
+        *,
+        day: dt.date,
+        idempotency: tuple[str, str, str] | None = None,
+    ) -> Created:
+        """Append a new update (its record has no seq yet) and publish it, in one atomic step.
+
+        ``idempotency`` is (actor, key, body fingerprint). A repeated key within the retention time returns
+        the first answer and adds nothing; a repeated key with another fingerprint raises Conflict.
+        """
+        update_id = str(record["id"])
+        session = record.get("session")
+        payload = codec.pack(record)
+        idem_key = self.keys.idempotency(event_id, *idempotency[:2]) if idempotency else ""
+        keys = [
+            self.keys.log(event_id),
+            self.keys.channel(event_id),
+            idem_key,
+            self.keys.update(event_id, update_id),
+            self.keys.index_all(event_id),
+            self.keys.index_day(event_id, day),
+            self.keys.index_session(event_id, session) if session else "",
+            self.keys.pinned(event_id),
+        ]
+        fingerprint = idempotency[2] if idempotency else ""
+        args = [payload, update_id, fingerprint, self.idempotency_seconds, self.log_max_entries,
+                "1" if record.get("pinned") else "0"]  # fmt: skip
+        result = await self._run(self._create, keys, args)
+        if result[0] == b"dup":
+            if result[1].decode() != fingerprint:
+                raise Conflict("this Idempotency-Key was used with a different body", field="Idempotency-Key")
+            seq = result[2].decode()
+            first = await self._entry_at(event_id, seq)
+            if first is None:  # trimmed from the log: answer with the current state
+                current = await self.get_update(event_id, result[3].decode())
+                if current is None:
+                    raise NotFound("the update created with this Idempotency-Key has been deleted")
+                return Created(current, seq, False)
+            return Created(dict(first.data), seq, False)
+        seq = result[1].decode()
+        return Created({**record, "seq": seq}, seq, True)
+
+    async def _entry_at(self, event_id: str, seq: str) -> Entry | None:
+        with _guard():
+            rows = await self.client.xrange(self.keys.log(event_id), min=seq, max=seq)
+        if not rows:
+            return None
+        entry_id, fields = rows[0]
+        msg = codec.entry_to_message(entry_id.decode(), fields[b"t"].decode(), fields[b"d"])
+        return Entry(msg["seq"], msg["type"], msg["data"])
+
+    async def get_update(self, event_id: str, update_id: str) -> dict[str, Any] | None:
+        """The current state of an update, or None when unknown or deleted."""
+        with _guard():
+            fields = await self.client.hgetall(self.keys.update(event_id, update_id))
+        return _decode_record(fields) if fields else None
+
+    async def pinned_id(self, event_id: str) -> str | None:
+        with _guard():
+            raw = await self.client.get(self.keys.pinned(event_id))
+        return None if raw is None else raw.decode()
+
+    async def edit_update(
+        self,
+        event_id: str,
+        old: Mapping[str, Any],
+        new: Mapping[str, Any],
+        *,
+        old_day: dt.date,
+        new_day: dt.date,
+    ) -> Entry:
+        """Replace an update's state with ``new`` (version already bumped) and publish an ``edit`` entry.
+
+        Raises:
+            NotFound: the update was deleted meanwhile.
+            Conflict: its version changed since ``old`` was read.
+        """
+        update_id = str(old["id"])
+        k = self.keys
+        old_session, new_session = old.get("session"), new.get("session")
+        keys = [
+            k.log(event_id), k.channel(event_id), k.update(event_id, update_id),
+            k.index_day(event_id, old_day), k.index_session(event_id, old_session) if old_session else "",
+            k.index_day(event_id, new_day), k.index_session(event_id, new_session) if new_session else "",
+            k.index_all(event_id), k.pinned(event_id),
+        ]  # fmt: skip
+        args = [codec.pack(new), str(old["version"]), str(new["version"]), self.log_max_entries, update_id,
+                "1" if new.get("pinned") else "0"]  # fmt: skip
+        result = await self._run(self._edit, keys, args)
+        if result[0] == b"gone":
+            raise NotFound(f"no update {update_id!r}")
+        if result[0] == b"stale":
+            raise Conflict(f"update {update_id!r} changed meanwhile (now version {result[1].decode()})",
+                           field="version")  # fmt: skip
+        return Entry(result[1].decode(), "edit", dict(new))
+
+    async def delete_update(self, event_id: str, old: Mapping[str, Any], *, day: dt.date) -> Entry:
+        """Hide an update from reads and publish a ``delete`` entry; the log keeps the original."""
+        update_id = str(old["id"])
+        k = self.keys
+        session = old.get("session")
+        keys = [k.log(event_id), k.channel(event_id), k.update(event_id, update_id), k.index_day(event_id, day),
+                k.index_session(event_id, session) if session else "", k.index_all(event_id), k.pinned(event_id)]
+        data = {"id": update_id}
+        result = await self._run(self._delete, keys, [codec.pack(data), self.log_max_entries, update_id])
+        if result[0] == b"gone":
+            raise NotFound(f"no update {update_id!r}")
+        return Entry(result[1].decode(), "delete", data)
+
+    async def list_updates(
+        self,
+        event_id: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = 50,
+        session: str | None = None,
+        day: dt.date | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
+        """Live updates in creation order, newest last, with (next, prev) cursors.
+
+        With ``after``: the first ``limit`` updates after it; ``next`` is set when more follow.
+        Otherwise: the last ``limit`` updates before ``before`` (or the end); ``prev`` is set when older exist.
+        """
+        k = self.keys
+        if day:
+            index = k.index_day(event_id, day)
+        elif session:
+            index = k.index_session(event_id, session)
+        else:
+            index = k.index_all(event_id)
+        with _guard():
+            if after:
+                low = "(" + pad_seq(after) + "|~"
+                high = "(" + pad_seq(before) + "|" if before else "+"
+                members = await self.client.zrange(index, low, high, bylex=True, offset=0, num=limit + 1)
+                more_after, more_before = len(members) > limit, False
+                members = members[:limit]
+            else:
+                high = "(" + pad_seq(before) + "|" if before else "+"
+                members = await self.client.zrange(index, high, "-", desc=True, bylex=True, offset=0, num=limit + 1)
+                more_after, more_before = False, len(members) > limit
+                members = list(reversed(members[:limit]))
+            ids = [m.decode().partition("|")[2] for m in members]
+            async with self.client.pipeline(transaction=False) as pipe:
+                for update_id in ids:
+                    pipe.hgetall(k.update(event_id, update_id))
+                rows = await pipe.execute()
+        records = [_decode_record(r) for r in rows if r]
+        if session and day:
+            records = [r for r in records if r.get("session") == session]
+        nxt = records[-1]["seq"] if more_after and records else None
+        prev = records[0]["seq"] if more_before and records else None
+        return records, nxt, prev
+
+    # --- the log ----------------------------------------------------------------------------------
+
+    async def read_after(self, event: str, after: str | None, *, limit: int = 500) -> list[Entry]:
+        """Entries after ``after`` in seq order (from the oldest retained when None).
+
+        Raises:
+            SeqExpired: ``after`` is older than the oldest retained entry.
+        """
+        key = self.keys.log(event)
+        with _guard():
+            rows = await self.client.xrange(key, min="(" + after if after else "-", count=limit)
+            if after and await self._trimmed_after(key, after):
+                raise SeqExpired(after)
+        out = []
+        for entry_id, fields in rows:
+            msg = codec.entry_to_message(entry_id.decode(), fields[b"t"].decode(), fields[b"d"])
+            out.append(Entry(msg["seq"], msg["type"], msg["data"]))
+        return out
+
+    async def _trimmed_after(self, key: str, after: str) -> bool:
+        """True when an entry newer than ``after`` was trimmed or deleted from the stream (so it is lost)."""
+        try:
+            info = await self.client.xinfo_stream(key)
+        except ResponseError:  # no such key: nothing was ever trimmed
+            return False
+        deleted = info.get("max-deleted-entry-id", b"0-0")
+        deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
+        return codec.seq_key(deleted) > codec.seq_key(after)
+
+    async def iter_log(self, event: str, *, batch: int = 1000) -> AsyncIterator[Entry]:
+        """Every retained entry of the event's log, oldest first (used by the reflections worker)."""
+        after: str | None = None
+        while True:
+            entries = await self.read_after(event, after, limit=batch)
+            for entry in entries:
+                yield entry
+            if len(entries) < batch:
+                return
+            after = entries[-1].seq
+
+    async def last_seq(self, event: str) -> str | None:
+        with _guard():
+            rows = await self.client.xrevrange(self.keys.log(event), count=1)
+        return rows[0][0].decode() if rows else None
+
+
+__all__ = ["Created", "Durability", "RedisStore", "lex_member"]

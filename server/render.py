@@ -1,0 +1,167 @@
+"""Light Markdown to HTML, sanitised by nh3; pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+
+__all__ = ["MARKER_RE", "parse_marker", "render_inline", "render_markdown"]
+
+#: A traceability marker line: ``<!-- p3 updates: id1,id2 -->`` (the block id is optional).
+MARKER_RE = re.compile(r"^<!--\s*(?:(?P<block>[A-Za-z][A-Za-z0-9_-]*)\s+)?updates:\s*(?P<ids>[^<>]*?)\s*-->\s*$")
+_ID_RE = re.compile(r"^[A-Za-z0-9._:~-]{1,128}$")
+_ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
+_TRACED_TAGS = frozenset({"p", "blockquote", "figure", "h1", "h2", "h3", "h4"})
+_LINK_REL = "nofollow noopener"
+
+
+def parse_marker(line: str) -> tuple[str | None, list[str]] | None:
+    """Parse one marker line into ``(block id or None, update ids)``; None if it is not a marker."""
+    match = MARKER_RE.match(line.strip())
+    if match is None:
+        return None
+    ids = [part for part in re.split(r"[\s,]+", match["ids"]) if part and _ID_RE.match(part)]
+    return match["block"], ids
+
+
+def _keep_attribute(tag: str, attr: str, value: str) -> str | None:
+    # nh3 already drops disallowed schemes; this also refuses scheme-less oddities such as "//host".
+    if attr in ("href", "src"):
+        return value if value.lower().startswith(_ALLOWED_SCHEMES) else None
+    if attr == "data-updates":
+        ids = value.split()
+        return " ".join(ids) if ids and all(_ID_RE.match(i) for i in ids) else None
+    if attr == "data-block":
+        return value if re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,31}", value) else None
+    return value
+
+
+_INLINE_CLEANER = nh3.Cleaner(
+    tags={"a", "em", "strong", "code", "br", "s"},
+    attributes={"a": {"href", "title"}},
+    attribute_filter=_keep_attribute,
+    url_schemes={"http", "https", "mailto"},
+    url_relative="deny",
+    link_rel=_LINK_REL,
+    strip_comments=True,
+)
+
+_TRACED_ATTRS = {"data-updates", "data-block"}
+_BLOCK_CLEANER = nh3.Cleaner(
+    tags={
+        "p", "h1", "h2", "h3", "h4", "blockquote", "figure", "figcaption", "img", "ul", "ol", "li",
+        "a", "em", "strong", "code", "pre", "br", "hr", "s",
+    },
+    attributes={
+        "a": {"href", "title"},
+        "img": {"src", "alt", "title"},
+        "ol": {"start"},
+        **{tag: _TRACED_ATTRS for tag in _TRACED_TAGS},
+    },
+    attribute_filter=_keep_attribute,
+    url_schemes={"http", "https", "mailto"},
+    url_relative="deny",
+    link_rel=_LINK_REL,
+    strip_comments=True,
+)  # fmt: skip
+
+_inline_md = MarkdownIt("zero", {"breaks": True, "html": False}).enable(
+    ["emphasis", "link", "autolink", "backticks", "escape", "entity", "newline", "strikethrough"]
+)
+
+
+def render_inline(text: str) -> str:
+    """Render one update's light Markdown (links, emphasis, line breaks) to safe inline HTML.
+
+    Raw HTML in ``text`` comes out as escaped text, never as markup; links keep only
+    http(s)/mailto targets and get ``rel="nofollow noopener"``. No block elements are produced.
+    """
+    html: str = _inline_md.renderInline(text.strip())
+    return str(_INLINE_CLEANER.clean(html))
+
+
+def _escaped_html_block(
+    self: Any, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    # Raw HTML an editor typed is shown as text, not trusted as markup.
+    content = tokens[idx].content.strip()
+    return f"<p>{escapeHtml(content)}</p>\n" if content else ""
+
+
+def _escaped_html_inline(
+    self: Any, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return escapeHtml(tokens[idx].content)
+
+
+_block_md = MarkdownIt("commonmark", {"html": True}).enable("strikethrough")
+_block_md.add_render_rule("html_block", _escaped_html_block)
+_block_md.add_render_rule("html_inline", _escaped_html_inline)
+
+
+def _is_figure(tokens: list[Token], i: int) -> bool:
+    """True when tokens[i] opens a paragraph holding nothing but one image."""
+    if tokens[i].type != "paragraph_open" or i + 2 >= len(tokens):
+        return False
+    children = [c for c in tokens[i + 1].children or [] if not (c.type == "text" and not c.content.strip())]
+    return len(children) == 1 and children[0].type == "image"
+
+
+def _with_figures_and_markers(tokens: list[Token]) -> list[Token]:
+    """Drop marker comments onto the next block as data attributes; turn lone images into figures."""
+    out: list[Token] = []
+    pending: tuple[str | None, list[str]] | None = None
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        marker = parse_marker(token.content) if token.type == "html_block" else None
+        if marker is not None:
+            pending = marker
+            i += 1
+            continue
+        if token.nesting == 1 and token.level == 0 and pending is not None:
+            block, ids = pending
+            pending = None
+            if ids:
+                token.attrSet("data-updates", " ".join(ids))
+                if block:
+                    token.attrSet("data-block", block)
+        if _is_figure(tokens, i):
+            image = next(c for c in tokens[i + 1].children or [] if c.type == "image")
+            caption = str(image.attrs.get("title") or "")
+            token.tag = "figure"
+            out.extend([token, tokens[i + 1]])
+            if caption:
+                text = Token("text", "", 0, content=caption)
+                out.extend(
+                    [Token("figcaption_open", "figcaption", 1), text, Token("figcaption_close", "figcaption", -1)]
+                )
+            closing = tokens[i + 2]
+            closing.tag = "figure"
+            out.append(closing)
+            i += 3
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+def render_markdown(md: str) -> str:
+    """Render a whole post's Markdown to sanitised HTML.
+
+    Headings, paragraphs, block quotes, lists, links and images are kept; a paragraph holding only an
+    image becomes ``<figure>`` with the image title as ``<figcaption>``. A marker line
+    ``<!-- p3 updates: a,b -->`` before a block becomes ``data-updates="a b" data-block="p3"`` on it.
+    Raw HTML is escaped, scripts and event handlers never survive, links get ``rel="nofollow noopener"``.
+    """
+    env: EnvType = {}
+    tokens = _with_figures_and_markers(_block_md.parse(md, env))
+    html: str = _block_md.renderer.render(tokens, _block_md.options, env)
+    return str(_BLOCK_CLEANER.clean(html))

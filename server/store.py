@@ -1,0 +1,117 @@
+"""The Store seam: log entries, the Store protocol, and every Redis key name (one function per key)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from server.errors import SeqExpired
+
+__all__ = ["Entry", "Keys", "SeqExpired", "Store", "lex_member", "pad_seq"]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of an event's log: its seq (stream id), type and decoded data."""
+
+    seq: str
+    type: str
+    data: Mapping[str, Any]
+
+    def message(self) -> dict[str, Any]:
+        """The live-feed message for this entry, as API.md describes it."""
+        return {"type": self.type, "seq": self.seq, "data": dict(self.data)}
+
+
+def pad_seq(seq: str) -> str:
+    """Fixed-width form of a seq, so that lexicographic order is log order (matches the Lua scripts)."""
+    ms, _, n = seq.partition("-")
+    return f"{int(ms):015d}-{int(n or 0):010d}"
+
+
+def lex_member(seq: str, update_id: str) -> str:
+    """Member of an update in the listing indexes: padded creation seq, then the id."""
+    return f"{pad_seq(seq)}|{update_id}"
+
+
+class Keys:
+    """Every Redis key and channel name, under one prefix so deployments and tests can share a server."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def tokens(self) -> str:
+        """Hash: token name -> msgpack TokenInfo plus the token's SHA-256."""
+        return f"{self.prefix}:tokens"
+
+    def token_hash(self, digest: str) -> str:
+        """String: SHA-256 of a token -> its name."""
+        return f"{self.prefix}:token:{digest}"
+
+    def events(self) -> str:
+        """Hash: event id -> msgpack Event."""
+        return f"{self.prefix}:events"
+
+    def log(self, event: str) -> str:
+        """Stream: the event's append-only log; entry ids are the seqs; fields t (type) and d (msgpack)."""
+        return f"{self.prefix}:ev:{event}:log"
+
+    def channel(self, event: str) -> str:
+        """Pub/sub channel: every log entry of the event, published by the script that appended it."""
+        return f"{self.prefix}:ch:{event}"
+
+    def sessions(self, event: str) -> str:
+        """Hash: session id -> msgpack Session."""
+        return f"{self.prefix}:ev:{event}:sessions"
+
+    def update(self, event: str, update_id: str) -> str:
+        """Hash: current state of one update: seq (creation), v (version), d (msgpack record)."""
+        return f"{self.prefix}:ev:{event}:u:{update_id}"
+
+    def index_all(self, event: str) -> str:
+        """Sorted set (lex): every live update of the event, by creation seq."""
+        return f"{self.prefix}:ev:{event}:idx"
+
+    def index_day(self, event: str, day: dt.date | str) -> str:
+        """Sorted set (lex): live updates that happened on ``day`` in the event's time zone."""
+        return f"{self.prefix}:ev:{event}:day:{day}"
+
+    def index_session(self, event: str, session: str) -> str:
+        """Sorted set (lex): live updates of one session."""
+        return f"{self.prefix}:ev:{event}:ses:{session}"
+
+    def pinned(self, event: str) -> str:
+        """String: id of the event's pinned update."""
+        return f"{self.prefix}:ev:{event}:pinned"
+
+    def idempotency(self, event: str, actor: str, key: str) -> str:
+        """Hash with a TTL: fp (body fingerprint), seq and id of the first answer to an Idempotency-Key."""
+        return f"{self.prefix}:idem:{event}:{actor}:{key}"
+
+    def reflections(self, event: str, day: dt.date | str) -> str:
+        """Hash: the day's reflections post (draft or published)."""
+        return f"{self.prefix}:ev:{event}:refl:{day}"
+
+    def readers(self, event: str) -> str:
+        """Hash: process id -> live reader count, each field refreshed by its process."""
+        return f"{self.prefix}:ev:{event}:readers"
+
+
+class Store(Protocol):
+    """The only door to Redis used by the feeds: append-only logs and their pub/sub fan-out."""
+
+    keys: Keys
+
+    async def read_after(self, event: str, after: str | None, *, limit: int = 500) -> list[Entry]:
+        """Entries after ``after`` in seq order (from the start when None).
+
+        Raises:
+            SeqExpired: ``after`` is older than the oldest entry the log still holds.
+        """
+        ...
+
+    async def last_seq(self, event: str) -> str | None:
+        """Seq of the newest entry, or None for an empty log."""
+        ...
