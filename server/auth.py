@@ -14,7 +14,6 @@ from server.keys import SETTINGS, STORE
 from server.models import Role, TokenInfo
 
 TOKEN_BYTES = 24  # 192 bits
-_ACTOR = "plenary.actor"
 
 
 def new_token() -> str:
@@ -41,6 +40,9 @@ class Actor:
     def at_least(self, role: Role) -> bool:
         order = (Role.REPORTER, Role.EDITOR, Role.ADMIN)
         return order.index(self.role) >= order.index(role)
+
+
+_ACTOR: web.RequestKey[Actor | None] = web.RequestKey("actor")
 
 
 async def authenticate(request: web.Request) -> Actor | None:

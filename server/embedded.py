@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -58,8 +59,9 @@ class EmbeddedValkey:
     also when this process dies unexpectedly (parent-death signal), so it never outlives its owner.
     """
 
-    def __init__(self, data_dir: Path, *, start_timeout: float = 10.0) -> None:
+    def __init__(self, data_dir: Path, *, start_timeout: float = 10.0, extra_args: Sequence[str] = ()) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.extra_args = list(extra_args)  # later options win: tests use this to weaken durability
         self.socket_path = self.data_dir / SOCKET_NAME
         self.start_timeout = start_timeout
         self._process: subprocess.Popen[bytes] | None = None
@@ -95,6 +97,7 @@ class EmbeddedValkey:
             "--loglevel", "warning",
             "--logfile", str(self.data_dir / "valkey.log"),
             "--maxclients", "20000",
+            *self.extra_args,
         ]  # fmt: skip
         self._process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent

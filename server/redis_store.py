@@ -252,7 +252,7 @@ class RedisStore:
             if self.durability is not Durability.WAITAOF:
                 return await script(keys=keys, args=args)
             async with self.client.pipeline(transaction=False) as pipe:
-                script(keys=keys, args=args, client=pipe)
+                await script(keys=keys, args=args, client=pipe)
                 pipe.execute_command("WAITAOF", 1, 0, self.waitaof_timeout_ms)
                 result, (local, _replicas) = await pipe.execute()
             if int(local) < 1:

@@ -1,0 +1,63 @@
+"""The documents agree with the code: openapi.json, API.md and defaults.toml."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from config.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+API_MD = ROOT.parent / "shared" / "API.md"
+
+
+def _route_paths(app: Any) -> set[tuple[str, str]]:
+    out = set()
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        if path and route.method != "HEAD":
+            out.add((route.method, path))
+    return out
+
+
+async def test_every_api_route_is_in_openapi(client: Any) -> None:
+    response = await client.get("/api/openapi.json")
+    assert response.status == 200
+    doc = await response.json()
+    assert doc["openapi"].startswith("3.1")
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    api_routes = {(m, p) for m, p in _route_paths(client.app) if p.startswith("/api/")}
+    assert api_routes, "no /api routes found"
+    assert api_routes <= documented, api_routes - documented
+    post = doc["paths"]["/api/events/{event}/updates"]["post"]
+    schema_ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = doc["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["text"]["maxLength"] == 10_000
+
+
+def test_api_md_routes_of_implemented_sections_are_served(make_app: Any) -> None:
+    text = API_MD.read_text() if API_MD.exists() else ""
+    served = {(m, p) for m, p in _route_paths(make_app())}
+    wanted = re.findall(r"^\| (GET|POST|PUT|PATCH|DELETE) (/\S+)", text, flags=re.M)
+    implemented = [(m, p) for m, p in wanted if not ("reflections" in p or p.startswith(("/events", "/ws")))]
+    for method, path in implemented:
+        assert (method, path.split("?")[0]) in served, (method, path)
+    multi = re.findall(r"^\| GET (/\S+) · GET (/\S+)", text, flags=re.M)
+    for pair in multi:
+        for path in pair:
+            assert ("GET", path) in served
+
+
+def test_defaults_toml_lists_every_setting_with_help() -> None:
+    text = (ROOT / "config" / "defaults.toml").read_text()
+    values = tomllib.loads(text)
+    assert set(values) == set(Settings.model_fields)
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"^\w+ = ", line):
+            assert lines[i - 1].startswith("# "), f"{line.split()[0]} has no help comment"
+    Settings.model_validate(values)
