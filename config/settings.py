@@ -40,10 +40,12 @@ class Settings(BaseModel):
     reader_buffer_bytes: int = Field(1048576, ge=1024)
     ws_max_message_bytes: int = Field(4096, ge=128)
     max_connections_per_address: int = Field(20000, ge=1)
+    reader_count_seconds: float = Field(5.0, gt=0)
     log_level: str = "INFO"
     log_format: str = "text"
     run_worker: bool = True
-    compile_at: str = "23:30"
+    compile_at: str = Field("", pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d$")
+    compile_delay_minutes: int = Field(60, ge=0)
     session_word_budget: int = Field(220, ge=20)
     processes: int = Field(1, ge=1)
 

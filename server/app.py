@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from config.settings import Settings
-from server.api import Operation, events, service, tokens, updates
+from server.api import Operation, events, reflections, service, tokens, updates
+from server.jobs import queue_ctx, worker_ctx
 from server.keys import SETTINGS, STORE
 from server.metrics import COUNTERS
 from server.middleware import headers_middleware, problem_middleware
@@ -18,7 +19,7 @@ from server.redis_store import Durability, RedisStore
 
 logger = logging.getLogger(__name__)
 
-RESOURCES = (service.routes, tokens.routes, events.routes, updates.routes)
+RESOURCES = (service.routes, tokens.routes, events.routes, updates.routes, reflections.routes)
 
 
 class UnsafeStore(RuntimeError):
@@ -66,6 +67,7 @@ def create_app(settings: Settings) -> web.Application:
     operations: list[Operation] = [op for resource in RESOURCES for op in resource.operations]
     app[OPERATIONS] = operations
     app.cleanup_ctx.append(store_ctx)
+    app.cleanup_ctx.extend([queue_ctx, worker_ctx])
     for resource in RESOURCES:
         app.add_routes(resource.table())
     return app

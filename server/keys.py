@@ -9,7 +9,10 @@ from aiohttp import web
 from config.settings import Settings
 
 if TYPE_CHECKING:
+    from arq.connections import ArqRedis
+
     from server.redis_store import RedisStore
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE: web.AppKey[RedisStore] = web.AppKey("store")
+QUEUE: web.AppKey[ArqRedis] = web.AppKey("queue")

@@ -293,3 +293,36 @@ class SessionList(Record):
 
 class Health(Record):
     status: str
+
+
+# --- reflections ------------------------------------------------------------------------------------
+
+
+class ReflectionsCompile(Body):
+    replace: bool = False
+
+
+class ReflectionsEdit(Body):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)] | None = None
+    markdown: Annotated[str, StringConstraints(min_length=1, max_length=60_000)]
+    version: int = Field(ge=0)
+
+
+class ReflectionsJob(Record):
+    job: str
+    status: str
+
+
+class ReflectionsPost(Record):
+    status: str
+    version: int
+    title: str | None = None
+    markdown: str | None = None
+    html: str | None = None
+    jsonld: dict[str, object] | None = None
+    sources: dict[str, list[str]] = Field(default_factory=dict)
+    authors: list[str] = Field(default_factory=list)
+    edited: bool = False
+    compiled_at: str | None = None
+    published_at: str | None = None
+    url: str | None = None

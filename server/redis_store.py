@@ -147,6 +147,9 @@ def _guard() -> Any:
         raise
 
 
+guard = _guard  # for the modules that share the store's connection (reflections_store)
+
+
 def _decode_record(fields: Mapping[bytes, bytes]) -> dict[str, Any]:
     record = codec.unpack(fields[b"d"])
     record["seq"] = fields[b"seq"].decode()
@@ -245,7 +248,7 @@ class RedisStore:
             info = await self.client.info("server")
         return str(info.get("valkey_version") or info.get("redis_version", "?"))
 
-    async def _run(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    async def run_write(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run one write script; when the store does not fsync each write, wait for the fsync (WAITAOF)
         on the same connection, outside MULTI, before returning."""
         with _guard():
@@ -268,7 +271,7 @@ class RedisStore:
             Conflict: a token with this name exists.
         """
         record = codec.pack({**info.model_dump(mode="json"), "hash": digest})
-        done = await self._run(
+        done = await self.run_write(
             self._create_token, [self.keys.tokens(), self.keys.token_hash(digest)], [info.name, record, digest]
         )
         if not done:
@@ -290,7 +293,7 @@ class RedisStore:
     async def revoke_token(self, name: str) -> bool:
         """Delete a token; True if it existed. Effective at once: every request looks the token up."""
         prefix = self.keys.token_hash("")
-        return bool(await self._run(self._revoke_token, [self.keys.tokens()], [name, prefix]))
+        return bool(await self.run_write(self._revoke_token, [self.keys.tokens()], [name, prefix]))
 
     async def list_tokens(self) -> list[TokenInfo]:
         with _guard():
@@ -332,7 +335,7 @@ class RedisStore:
         data = session.model_dump(mode="json")
         payload = codec.pack(data)
         ev = session.event
-        _ok, seq, created = await self._run(
+        _ok, seq, created = await self.run_write(
             self._append,
             [self.keys.log(ev), self.keys.channel(ev), self.keys.sessions(ev)],
             ["session", payload, self.log_max_entries, session.id],
@@ -355,7 +358,7 @@ class RedisStore:
 
     async def append(self, event_id: str, kind: str, data: Mapping[str, Any]) -> Entry:
         """Append a plain entry (e.g. ``reflections``) to the log and publish it, atomically."""
-        _ok, seq, _ = await self._run(
+        _ok, seq, _ = await self.run_write(
             self._append,
             [self.keys.log(event_id), self.keys.channel(event_id), ""],
             [kind, codec.pack(data), self.log_max_entries, ""],
@@ -394,7 +397,7 @@ class RedisStore:
         fingerprint = idempotency[2] if idempotency else ""
         args = [payload, update_id, fingerprint, self.idempotency_seconds, self.log_max_entries,
                 "1" if record.get("pinned") else "0"]  # fmt: skip
-        result = await self._run(self._create, keys, args)
+        result = await self.run_write(self._create, keys, args)
         if result[0] == b"dup":
             if result[1].decode() != fingerprint:
                 raise Conflict("this Idempotency-Key was used with a different body", field="Idempotency-Key")
@@ -455,7 +458,7 @@ class RedisStore:
         ]  # fmt: skip
         args = [codec.pack(new), str(old["version"]), str(new["version"]), self.log_max_entries, update_id,
                 "1" if new.get("pinned") else "0"]  # fmt: skip
-        result = await self._run(self._edit, keys, args)
+        result = await self.run_write(self._edit, keys, args)
         if result[0] == b"gone":
             raise NotFound(f"no update {update_id!r}")
         if result[0] == b"stale":
@@ -471,7 +474,7 @@ class RedisStore:
         keys = [k.log(event_id), k.channel(event_id), k.update(event_id, update_id), k.index_day(event_id, day),
                 k.index_session(event_id, session) if session else "", k.index_all(event_id), k.pinned(event_id)]
         data = {"id": update_id}
-        result = await self._run(self._delete, keys, [codec.pack(data), self.log_max_entries, update_id])
+        result = await self.run_write(self._delete, keys, [codec.pack(data), self.log_max_entries, update_id])
         if result[0] == b"gone":
             raise NotFound(f"no update {update_id!r}")
         return Entry(result[1].decode(), "delete", data)
@@ -568,4 +571,126 @@ class RedisStore:
         return rows[0][0].decode() if rows else None
 
 
+    # --- live delivery (hub, reader counts) ---------------------------------------------------------
+
+    async def open_pubsub(self) -> PubSub:
+        """A new dedicated pub/sub connection (see PubSub); raises StoreUnavailable when none can be opened."""
+        pool = self.client.connection_pool
+        connection = pool.connection_class(**{**pool.connection_kwargs, "health_check_interval": 0})
+        with _guard():
+            await connection.connect()
+        return PubSub(connection)
+
+    def _alive_key(self, process: str) -> str:
+        return f"{self.keys.prefix}:proc:{process}:alive"
+
+    async def put_reader_counts(self, process: str, counts: Mapping[str, int], ttl_seconds: int) -> None:
+        """Record this process's live reader count per event (0 removes the field) and keep it alive for
+        ``ttl_seconds``; counts of a process that stops refreshing stop counting when its key expires."""
+        with _guard():
+            async with self.client.pipeline(transaction=False) as pipe:
+                for event, count in counts.items():
+                    if count > 0:
+                        pipe.hset(self.keys.readers(event), process, count)
+                    else:
+                        pipe.hdel(self.keys.readers(event), process)
+                pipe.set(self._alive_key(process), 1, ex=ttl_seconds)
+                await pipe.execute()
+
+    async def drop_reader_counts(self, process: str, events: Sequence[str]) -> None:
+        """Remove this process's counts at once (clean shutdown)."""
+        with _guard():
+            async with self.client.pipeline(transaction=False) as pipe:
+                for event in events:
+                    pipe.hdel(self.keys.readers(event), process)
+                pipe.delete(self._alive_key(process))
+                await pipe.execute()
+
+    async def reader_counts(self, event: str) -> dict[str, int]:
+        """Live reader count of each process still alive, by process id; fields of expired processes are
+        removed on the way."""
+        key = self.keys.readers(event)
+        with _guard():
+            raw = await self.client.hgetall(key)
+            processes = [field.decode() for field in raw]
+            if not processes:
+                return {}
+            alive = await self.client.mget([self._alive_key(p) for p in processes])
+            dead = [p for p, flag in zip(processes, alive, strict=True) if flag is None]
+            if dead:
+                await self.client.hdel(key, *dead)
+        return {p: int(raw[p.encode()]) for p, flag in zip(processes, alive, strict=True) if flag is not None}
+
+
 __all__ = ["Created", "Durability", "RedisStore", "lex_member"]
+
+
+@dataclass(frozen=True, slots=True)
+class PubSubReply:
+    """One reply on a pub/sub connection: kind is message, subscribe, unsubscribe or pong."""
+
+    kind: str
+    channel: str
+    data: bytes
+
+
+class PubSub:
+    """One dedicated pub/sub connection that never reconnects by itself: after any failure it stays broken
+    (every call raises StoreUnavailable) and its owner opens a new one, so a drop is never silent."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._broken = False
+
+    async def _send(self, *args: str) -> None:
+        if self._broken or not self._connection.is_connected:  # never let redis-py reconnect silently
+            self._broken = True
+            raise StoreUnavailable("the pub/sub connection is closed")
+        try:
+            await self._connection.send_command(*args, check_health=False)
+        except (RedisError, OSError) as exc:
+            self._broken = True
+            raise StoreUnavailable(f"pub/sub connection lost: {exc.__class__.__name__}") from exc
+
+    async def subscribe(self, *channels: str) -> None:
+        """Send SUBSCRIBE; each channel's confirmation arrives later through read(), in command order."""
+        await self._send("SUBSCRIBE", *channels)
+
+    async def unsubscribe(self, *channels: str) -> None:
+        await self._send("UNSUBSCRIBE", *channels)
+
+    async def ping(self) -> None:
+        """Send PING; its answer arrives through read() as a ``pong`` reply."""
+        await self._send("PING")
+
+    async def read(self, timeout: float) -> PubSubReply | None:
+        """The next reply, or None when nothing arrived within ``timeout`` seconds.
+
+        Raises:
+            StoreUnavailable: the connection failed; it stays broken.
+        """
+        if self._broken:
+            raise StoreUnavailable("the pub/sub connection is closed")
+        try:
+            reply = await self._connection.read_response(timeout=timeout)
+        except (RedisError, OSError) as exc:
+            self._broken = True
+            raise StoreUnavailable(f"pub/sub connection lost: {exc.__class__.__name__}") from exc
+        if reply is None:
+            if not self._connection.is_connected:
+                self._broken = True
+                raise StoreUnavailable("pub/sub connection lost")
+            return None
+        kind = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        channel = reply[1] if len(reply) > 1 else b""
+        data = reply[2] if len(reply) > 2 else b""
+        return PubSubReply(
+            kind,
+            channel.decode() if isinstance(channel, bytes) else str(channel),
+            data if isinstance(data, bytes) else str(data).encode(),
+        )
+
+    async def aclose(self) -> None:
+        self._broken = True
+        with contextlib.suppress(RedisError, OSError):
+            await self._connection.disconnect(nowait=True)

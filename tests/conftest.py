@@ -119,9 +119,9 @@ def start_server(env: dict[str, str], log: Path, port: int | None = None, timeou
     """Start `python -m server` with ``env`` added to the environment, and wait until /readyz answers 200."""
     port = port or free_port()
     full_env = {**os.environ, "PLENARY_PORT": str(port), "PLENARY_HOST": "127.0.0.1", **env}
-    handle = log.open("ab")
-    process = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=full_env,
-                               stdout=handle, stderr=subprocess.STDOUT)  # fmt: skip
+    with log.open("ab") as handle:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=full_env,
+                                   stdout=handle, stderr=subprocess.STDOUT)  # fmt: skip
     server = LiveServer(f"http://127.0.0.1:{port}", process, log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

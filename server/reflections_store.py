@@ -1,0 +1,168 @@
+"""The day's reflections post in Redis: the editors' working copy and the published snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from server.errors import Conflict, NotFound
+from server.redis_store import RedisStore, guard
+from server.store import Entry
+
+# A post is one hash. Working copy: title, markdown, html, jsonld, sources, authors, version, edited
+# ("1" once an editor saved it), status (draft|published), compiled_at, edited_at; compiling holds the id
+# of a queued compile. Published snapshot: pub_title, pub_html, pub_jsonld, published_at.
+
+# KEYS: post; ARGV: replace(0/1), job id
+_REQUEST = """
+if redis.call('HGET', KEYS[1], 'edited') == '1' and ARGV[1] ~= '1' then return 'edited' end
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('HSET', KEYS[1], 'version', '0', 'status', 'compiling') end
+redis.call('HSET', KEYS[1], 'compiling', ARGV[2])
+return 'ok'
+"""
+
+# KEYS: post; ARGV: replace(0/1), then field/value pairs
+_SAVE_COMPILED = """
+if redis.call('HGET', KEYS[1], 'edited') == '1' and ARGV[1] ~= '1' then
+  redis.call('HDEL', KEYS[1], 'compiling')
+  return 'edited'
+end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[1], 'edited', '0', 'status', 'draft')
+redis.call('HDEL', KEYS[1], 'compiling')
+return redis.call('HINCRBY', KEYS[1], 'version', 1)
+"""
+
+# KEYS: post; ARGV: expected version, then field/value pairs
+_EDIT = """
+local version = redis.call('HGET', KEYS[1], 'version')
+if not version then return {'gone'} end
+if version ~= ARGV[1] then return {'stale', version} end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[1], 'edited', '1', 'status', 'draft')
+return {'ok', redis.call('HINCRBY', KEYS[1], 'version', 1)}
+"""
+
+# KEYS: post; ARGV: published_at
+_PUBLISH = """
+if not redis.call('HGET', KEYS[1], 'markdown') then return 'gone' end
+local v = redis.call('HMGET', KEYS[1], 'title', 'html', 'jsonld')
+redis.call('HSET', KEYS[1], 'pub_title', v[1], 'pub_html', v[2], 'pub_jsonld', v[3], 'published_at', ARGV[1],
+           'status', 'published')
+return 'ok'
+"""
+
+# KEYS: post; ARGV: job id. Clears a queued compile that ended without saving (failed for good).
+_ABANDON = """
+if redis.call('HGET', KEYS[1], 'compiling') == ARGV[1] then
+  redis.call('HDEL', KEYS[1], 'compiling')
+  if redis.call('HGET', KEYS[1], 'version') == '0' then redis.call('DEL', KEYS[1]) end
+end
+return 'ok'
+"""
+
+
+def _text(fields: Mapping[bytes, bytes], name: str) -> str | None:
+    raw = fields.get(name.encode())
+    return None if raw is None else raw.decode()
+
+
+class Reflections:
+    """Drafts and published posts, one per event day, stored through the RedisStore's connection."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+        client = store.client
+        self._request = client.register_script(_REQUEST)
+        self._save = client.register_script(_SAVE_COMPILED)
+        self._edit = client.register_script(_EDIT)
+        self._publish = client.register_script(_PUBLISH)
+        self._abandon = client.register_script(_ABANDON)
+
+    def _key(self, event: str, day: dt.date) -> str:
+        return self.store.keys.reflections(event, day)
+
+    async def request_compile(self, event: str, day: dt.date, job: str, *, replace: bool) -> None:
+        """Mark a compile as queued.
+
+        Raises:
+            Conflict: an editor has edited the draft and ``replace`` is false.
+        """
+        result = await self.store.run_write(self._request, [self._key(event, day)], ["1" if replace else "0", job])
+        if result == b"edited":
+            raise Conflict("an editor has edited this draft; send {\"replace\": true} to recompile over it",
+                           field="replace")  # fmt: skip
+
+    async def save_compiled(self, event: str, day: dt.date, fields: Mapping[str, str], *, replace: bool) -> bool:
+        """Store a compiled draft; False (and nothing stored) when an editor edited it meanwhile."""
+        args: list[str] = ["1" if replace else "0"]
+        for name, value in fields.items():
+            args += [name, value]
+        result = await self.store.run_write(self._save, [self._key(event, day)], args)
+        return bool(result != b"edited")
+
+    async def abandon(self, event: str, day: dt.date, job: str) -> None:
+        await self.store.run_write(self._abandon, [self._key(event, day)], [job])
+
+    async def get(self, event: str, day: dt.date) -> dict[str, Any] | None:
+        """The post as the API shows it to editors, or None before the first compile."""
+        with guard():
+            fields = await self.store.client.hgetall(self._key(event, day))
+        if not fields:
+            return None
+        status = "compiling" if fields.get(b"compiling") else _text(fields, "status")
+        post: dict[str, Any] = {
+            "status": status,
+            "version": int(fields.get(b"version", b"0")),
+            "title": _text(fields, "title"),
+            "markdown": _text(fields, "markdown"),
+            "html": _text(fields, "html"),
+            "jsonld": json.loads(fields[b"jsonld"]) if b"jsonld" in fields else None,
+            "sources": json.loads(fields[b"sources"]) if b"sources" in fields else {},
+            "authors": json.loads(fields[b"authors"]) if b"authors" in fields else [],
+            "edited": fields.get(b"edited") == b"1",
+            "compiled_at": _text(fields, "compiled_at"),
+            "published_at": _text(fields, "published_at"),
+        }
+        return post
+
+    async def published(self, event: str, day: dt.date) -> dict[str, Any] | None:
+        """The published snapshot (title, html, jsonld, published_at), or None before publishing."""
+        with guard():
+            fields = await self.store.client.hgetall(self._key(event, day))
+        if b"pub_html" not in fields:
+            return None
+        return {
+            "title": _text(fields, "pub_title"),
+            "html": _text(fields, "pub_html"),
+            "jsonld": json.loads(fields[b"pub_jsonld"]),
+            "published_at": _text(fields, "published_at"),
+        }
+
+    async def edit(self, event: str, day: dt.date, version: int, fields: Mapping[str, str]) -> int:
+        """Save an editor's version; returns the new version.
+
+        Raises:
+            NotFound: nothing compiled yet.
+            Conflict: ``version`` is stale (another editor saved first).
+        """
+        args: list[str] = [str(version)]
+        for name, value in fields.items():
+            args += [name, value]
+        result = await self.store.run_write(self._edit, [self._key(event, day)], args)
+        if result[0] == b"gone":
+            raise NotFound(f"no reflections for {day} yet; compile them first")
+        if result[0] == b"stale":
+            raise Conflict(f"version {version} is stale: the draft is at version {int(result[1])}; reload it",
+                           field="version")  # fmt: skip
+        return int(result[1])
+
+    async def publish(self, event: str, day: dt.date, summary: Mapping[str, Any]) -> Entry:
+        """Publish the working copy and broadcast a ``reflections`` message on the live feed."""
+        now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+        result = await self.store.run_write(self._publish, [self._key(event, day)], [now])
+        if result == b"gone":
+            raise NotFound(f"no reflections for {day} to publish; compile them first")
+        return await self.store.append(event, "reflections", {**summary, "published_at": now})
