@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from config.settings import Settings
+from server import pages, readers, sse, ws
 from server.api import Operation, events, reflections, service, tokens, updates
+from server.hub import hub_ctx, hub_shutdown
 from server.jobs import queue_ctx, worker_ctx
 from server.keys import SETTINGS, STORE
 from server.metrics import COUNTERS
@@ -20,6 +22,7 @@ from server.redis_store import Durability, RedisStore
 logger = logging.getLogger(__name__)
 
 RESOURCES = (service.routes, tokens.routes, events.routes, updates.routes, reflections.routes)
+FEEDS = (ws.routes, sse.routes, readers.routes)
 
 
 class UnsafeStore(RuntimeError):
@@ -64,10 +67,15 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[COUNTERS] = Counter()
-    operations: list[Operation] = [op for resource in RESOURCES for op in resource.operations]
+    operations: list[Operation] = [op for resource in (*RESOURCES, *FEEDS) for op in resource.operations]
     app[OPERATIONS] = operations
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.extend([queue_ctx, worker_ctx])
+    app.cleanup_ctx.extend([hub_ctx, readers.readers_ctx])  # live feeds: after the store, closed before it
+    app.on_shutdown.append(hub_shutdown)
+    for feed in FEEDS:
+        app.add_routes(feed.table())
     for resource in RESOURCES:
         app.add_routes(resource.table())
+    app.add_routes(pages.routes)  # reader page, Atom feed, /static/ (not part of the /api OpenAPI document)
     return app

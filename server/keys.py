@@ -11,8 +11,10 @@ from config.settings import Settings
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
 
+    from server.hub import Hub
     from server.redis_store import RedisStore
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE: web.AppKey[RedisStore] = web.AppKey("store")
 QUEUE: web.AppKey[ArqRedis] = web.AppKey("queue")
+HUB: web.AppKey[Hub] = web.AppKey("hub")

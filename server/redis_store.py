@@ -545,14 +545,22 @@ class RedisStore:
         return out
 
     async def _trimmed_after(self, key: str, after: str) -> bool:
-        """True when an entry newer than ``after`` was trimmed or deleted from the stream (so it is lost)."""
+        """True when entries newer than ``after`` may have been trimmed from the stream (so they are lost).
+
+        The log is only ever trimmed from its start (never XDEL), so entries were lost exactly when some were
+        trimmed at all and the oldest one left is newer than ``after``.
+        """
         try:
             info = await self.client.xinfo_stream(key)
         except ResponseError:  # no such key: nothing was ever trimmed
             return False
-        deleted = info.get("max-deleted-entry-id", b"0-0")
-        deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
-        return codec.seq_key(deleted) > codec.seq_key(after)
+        if int(info.get("entries-added", 0)) <= int(info.get("length", 0)):
+            return False
+        first = info.get("first-entry")
+        if not first:
+            return True
+        first_id = first[0].decode() if isinstance(first[0], bytes) else str(first[0])
+        return codec.seq_key(first_id) > codec.seq_key(after)
 
     async def iter_log(self, event: str, *, batch: int = 1000) -> AsyncIterator[Entry]:
         """Every retained entry of the event's log, oldest first (used by the reflections worker)."""

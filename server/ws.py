@@ -1,0 +1,106 @@
+"""GET /ws/events/{event}: origin check, after=, subprotocol, catch-up, join the hub, keep-alive."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from config.settings import Settings
+from server.api import Routes
+from server.api.events import slug
+from server.errors import BadRequest, Forbidden
+from server.hub import Format, Message, Reader, parse_after, parse_session, ws_close_frame
+from server.keys import HUB, SETTINGS, STORE
+
+logger = logging.getLogger(__name__)
+
+routes = Routes()
+
+MSGPACK_PROTOCOL = "plenary.msgpack"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else url.strip().lower()
+
+
+def origin_allowed(request: web.Request, settings: Settings) -> bool:
+    """Whether the upgrade's Origin may open a feed: no Origin (not a browser), the server's own origin
+    (its Host or public URL), or one of ``allowed_origins`` ("*" allows any)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    allowed = {_origin(o) for o in settings.allowed_origins}
+    if "*" in allowed:
+        return True
+    allowed.add(_origin(settings.base_url))
+    allowed.add(f"{request.scheme}://{request.host}".lower())
+    return _origin(origin) in allowed
+
+
+class WsReader(Reader):
+    """A WebSocket reader: JSON text frames, or msgpack binary frames with the plenary.msgpack subprotocol."""
+
+    def __init__(self, event: str, fmt: Format, transport: asyncio.Transport, *, session: str | None,
+                 address: str, ws: web.WebSocketResponse) -> None:  # fmt: skip
+        super().__init__(event, fmt, transport, session=session, address=address)
+        self.ws = ws
+
+    async def send(self, message: Message) -> None:
+        opcode = WSMsgType.BINARY if self.fmt is Format.MSGPACK else WSMsgType.TEXT
+        await self.ws.send_frame(message.body(self.fmt), opcode)
+
+    def cut(self, code: int, reason: str) -> None:
+        self.transport.write(ws_close_frame(code, reason))
+
+
+@routes.route("GET", "/ws/events/{event}", "Live feed over WebSocket (JSON text frames; binary msgpack frames with "
+              "the plenary.msgpack subprotocol); resumes after a seq", status=101, query=("after", "session"),
+              errors=(400, 403, 404, 422, 429, 503))  # fmt: skip
+async def ws_feed(request: web.Request) -> web.StreamResponse:
+    """Send the event's messages after ``after`` (or from now), then live ones, in seq order, each once.
+
+    Closes with 4008 when the reader falls ``reader_buffer_bytes`` behind (reconnect with after), 1009 when
+    the client sends a message over ``ws_max_message_bytes``, 1001 when the server shuts down.
+    """
+    event = slug(request, "event")
+    settings = request.app[SETTINGS]
+    if not origin_allowed(request, settings):
+        raise Forbidden(f"origin {request.headers.get('Origin')!r} may not open this feed")
+    after = parse_after(request.query.get("after"))
+    session = parse_session(request.query.get("session"))
+    await request.app[STORE].get_event(event)
+    ws: web.WebSocketResponse = web.WebSocketResponse(
+        protocols=(MSGPACK_PROTOCOL,),
+        compress=False,  # frames are pre-built and shared by every reader
+        heartbeat=settings.keepalive_seconds,
+        max_msg_size=settings.ws_max_message_bytes,
+    )
+    ready = ws.can_prepare(request)
+    if not ready.ok:
+        raise BadRequest("this path takes a WebSocket upgrade")
+    transport = request.transport
+    if transport is None:
+        raise ConnectionResetError("the client went away")
+    hub = request.app[HUB]
+    address = request.remote or "?"
+    fmt = Format.MSGPACK if ready.protocol == MSGPACK_PROTOCOL else Format.JSON
+    with hub.admission(address):
+        reader = WsReader(event, fmt, transport, session=session, address=address, ws=ws)
+        await hub.join(reader)
+        try:
+            await ws.prepare(request)
+            logger.debug("ws open: %s %s after=%s session=%s from %s", event, fmt, after, session, address)
+            await hub.catch_up(reader, after)
+            async for _message in ws:  # clients have nothing to say; aiohttp answers pings and closes
+                pass
+        except ConnectionError:
+            pass
+        finally:
+            hub.leave(reader)
+            logger.debug("ws close: %s from %s (code %s%s)", event, address, ws.close_code,
+                         ", slow" if reader.cut_slow else "")  # fmt: skip
+    return ws
