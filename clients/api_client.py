@@ -1,0 +1,359 @@
+"""Typed client for the Plenary HTTP API; post_update retries transient failures with the same Idempotency-Key."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from server import models
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+UNREACHABLE = 0  # the status of an ApiError raised when no HTTP answer came back
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ApiError(Exception):
+    """The server answered with a problem (RFC 9457), or could not be reached (``status`` 0).
+
+    Attributes:
+        status: the HTTP status, or 0 when there was no answer.
+        problem: the problem document (``type``, ``title``, ``status``, ``detail``, maybe ``field``).
+        retry_after: seconds the server asked us to wait (Retry-After), if it said.
+    """
+
+    def __init__(self, status: int, problem: Mapping[str, object], *, retry_after: float | None = None) -> None:
+        self.status = status
+        self.problem: dict[str, object] = dict(problem)
+        self.retry_after = retry_after
+        super().__init__(self.message)
+
+    @property
+    def detail(self) -> str:
+        return str(self.problem.get("detail") or self.problem.get("title") or f"HTTP {self.status}")
+
+    @property
+    def field(self) -> str | None:
+        value = self.problem.get("field")
+        return str(value) if value else None
+
+    @property
+    def message(self) -> str:
+        """The detail, with the offending field and the status, for people."""
+        where = f" (field: {self.field})" if self.field and self.field not in self.detail.split(":")[0] else ""
+        status = f"{self.status} {self.problem.get('title') or ''}".strip() if self.status else "no answer"
+        return f"{self.detail}{where} [{status}]"
+
+    @property
+    def is_transient(self) -> bool:
+        """True when trying again later may succeed: no answer, rate limited, or a gateway/store outage."""
+        return self.status == UNREACHABLE or self.status in TRANSIENT_STATUSES
+
+
+# --- answers: the server's models, tolerant of fields added by later servers -------------------------
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Event(models.Event):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Session(models.Session):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Update(models.Update):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Token(models.TokenCreated):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class UpdatePage(_Answer):
+    updates: list[Update]
+    next: str | None = None
+    prev: str | None = None
+
+
+class EventList(_Answer):
+    events: list[Event]
+
+
+class SessionList(_Answer):
+    sessions: list[Session]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How post_update retries: capped exponential backoff with jitter, bounded by count and by time.
+
+    A Retry-After from the server is honoured (waited at least), unless it would overrun ``max_seconds``.
+    """
+
+    max_attempts: int = 6
+    max_seconds: float = 30.0
+    base_delay: float = 0.25
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        backoff = random.uniform(backoff / 2, backoff)  # jitter, so many clients do not retry in step
+        if retry_after is not None:
+            return max(backoff, min(retry_after, self.max_seconds))
+        return backoff
+
+
+def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+def _parse(model: type[M], data: object) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(UNREACHABLE, {"title": "Unexpected answer", "detail": f"the server's answer is not "
+                                     f"a {model.__name__}: {exc.errors()[0]['msg']}"}) from exc  # fmt: skip
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+class ApiClient:
+    """A session with one Plenary server. Use ``async with ApiClient(url, token) as api: ...``.
+
+    Every method raises ApiError when the server answers with a problem, and ApiError with status 0 when
+    the server cannot be reached. Only post_update retries.
+    """
+
+    def __init__(self, url: str, token: str | None = None, *, retry: RetryPolicy | None = None,
+                 timeout: float = 20.0, user_agent: str = "plenary-cli") -> None:  # fmt: skip
+        self.url = url.rstrip("/")
+        self.token = token
+        self.retry = retry or RetryPolicy()
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 5.0))
+        self._headers = {"User-Agent": user_agent, "Accept": "application/json, application/problem+json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> ApiClient:
+        self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _request(
+        self, method: str, path: str, *, body: Mapping[str, object] | None = None,
+        headers: Mapping[str, str] | None = None, timeout: float | None = None,
+    ) -> tuple[int, object, CIMultiDictProxy[str]]:  # fmt: skip
+        """One HTTP exchange; returns (status, JSON body or None, headers) for a 2xx answer.
+
+        Raises:
+            ApiError: a 4xx/5xx answer (its problem document), or no answer at all (status 0).
+        """
+        if self._session is None:
+            raise RuntimeError("use 'async with ApiClient(...)'")
+        limit = (
+            self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 5.0))
+        )
+        try:
+            async with self._session.request(method, self.url + path, json=body, headers=headers,
+                                             timeout=limit) as response:  # fmt: skip
+                raw = await response.read()
+                status, answer_headers = response.status, response.headers
+                content_type, reason = response.content_type, response.reason
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise ApiError(UNREACHABLE, {"title": "Unreachable", "detail": f"cannot reach {self.url}: {reason}"}) \
+                from exc  # fmt: skip
+        data: object = None
+        if raw and content_type in ("application/json", "application/problem+json"):
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                data = None
+        if status >= 400:
+            if isinstance(data, dict) and "detail" in data:
+                problem: dict[str, object] = {str(k): v for k, v in data.items()}
+            else:
+                text = raw.decode(errors="replace").strip()[:300]
+                problem = {"title": reason or "Error", "status": status, "detail": text or f"HTTP {status}"}
+            raise ApiError(status, problem, retry_after=parse_retry_after(answer_headers.get("Retry-After")))
+        return status, data, answer_headers
+
+    # --- service ----------------------------------------------------------------------------------
+
+    async def ready(self) -> bool:
+        """True when the server answers /readyz with 200."""
+        try:
+            await self._request("GET", "/readyz")
+        except ApiError:
+            return False
+        return True
+
+    # --- tokens -----------------------------------------------------------------------------------
+
+    async def create_token(self, name: str, role: str, events: list[str]) -> Token:
+        """Create a token (admin); the answer carries the secret, shown only this once."""
+        _, data, _ = await self._request("POST", "/api/tokens", body={"name": name, "role": role, "events": events})
+        return _parse(Token, data)
+
+    async def revoke_token(self, name: str) -> None:
+        """Revoke a token by name (admin); it stops working at once."""
+        await self._request("DELETE", f"/api/tokens/{_segment(name)}")
+
+    # --- events and sessions ----------------------------------------------------------------------
+
+    async def create_event(self, body: Mapping[str, object]) -> Event:
+        _, data, _ = await self._request("POST", "/api/events", body=body)
+        return _parse(Event, data)
+
+    async def get_event(self, event: str) -> Event:
+        _, data, _ = await self._request("GET", f"/api/events/{_segment(event)}")
+        return _parse(Event, data)
+
+    async def list_events(self) -> list[Event]:
+        _, data, _ = await self._request("GET", "/api/events")
+        return _parse(EventList, data).events
+
+    async def put_session(self, event: str, session: str, body: Mapping[str, object]) -> tuple[Session, bool]:
+        """Create or replace a session; returns it and whether it was created (201) rather than replaced."""
+        status, data, _ = await self._request("PUT", f"/api/events/{_segment(event)}/sessions/{_segment(session)}",
+                                              body=body)  # fmt: skip
+        return _parse(Session, data), status == 201
+
+    async def list_sessions(self, event: str, day: dt.date | None = None) -> list[Session]:
+        query = f"?day={day.isoformat()}" if day else ""
+        _, data, _ = await self._request("GET", f"/api/events/{_segment(event)}/sessions{query}")
+        return _parse(SessionList, data).sessions
+
+    # --- updates ----------------------------------------------------------------------------------
+
+    async def post_update(
+        self, event: str, body: Mapping[str, object], *, idempotency_key: str | None = None
+    ) -> Update:
+        """Post an update; 201 means it is durable.
+
+        Transient failures (no answer, 429, 502, 503, 504) are retried with the same Idempotency-Key, so the
+        server adds the update at most once however many attempts reach it. Waits follow Retry-After when
+        given, else capped exponential backoff; at most ``retry.max_attempts`` attempts within
+        ``retry.max_seconds`` (an attempt that starts in time may run a few seconds past it).
+
+        Raises:
+            ApiError: a permanent problem, or the last transient one when the retries are spent.
+        """
+        key = idempotency_key or str(uuid.uuid4())
+        path = f"/api/events/{_segment(event)}/updates"
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                # no attempt may outlast the retry budget (but each gets a few seconds at least)
+                budget = max(self.retry.max_seconds - (time.monotonic() - started), 3.0)
+                _, data, _ = await self._request("POST", path, body=body, headers={"Idempotency-Key": key},
+                                                 timeout=min(self._timeout.total or budget, budget))  # fmt: skip
+            except ApiError as exc:
+                if not exc.is_transient or attempt >= self.retry.max_attempts:
+                    raise
+                wait = self.retry.delay(attempt, exc.retry_after)
+                if time.monotonic() - started + wait > self.retry.max_seconds:
+                    raise
+                logger.warning("post failed (%s); retrying in %.1f s with the same Idempotency-Key", exc.message, wait)
+                await asyncio.sleep(wait)
+            else:
+                return _parse(Update, data)
+
+    async def get_update(self, event: str, update: str) -> Update:
+        _, data, _ = await self._request("GET", f"/api/events/{_segment(event)}/updates/{_segment(update)}")
+        return _parse(Update, data)
+
+    async def list_updates(self, event: str, *, after: str | None = None, limit: int = 50,
+                           session: str | None = None) -> UpdatePage:  # fmt: skip
+        query = f"?limit={limit}"
+        if after:
+            query += f"&after={quote(after)}"
+        if session:
+            query += f"&session={quote(session)}"
+        _, data, _ = await self._request("GET", f"/api/events/{_segment(event)}/updates{query}")
+        return _parse(UpdatePage, data)
+
+    async def edit_update(self, event: str, update: str, changes: Mapping[str, object]) -> Update:
+        """Change some fields of an update (its author or an editor); the answer has ``version`` + 1."""
+        _, data, _ = await self._request("PATCH", f"/api/events/{_segment(event)}/updates/{_segment(update)}",
+                                         body=changes)  # fmt: skip
+        return _parse(Update, data)
+
+    async def delete_update(self, event: str, update: str) -> None:
+        await self._request("DELETE", f"/api/events/{_segment(event)}/updates/{_segment(update)}")
+
+    # --- reflections ------------------------------------------------------------------------------
+
+    def _reflections(self, event: str, day: dt.date) -> str:
+        return f"/api/events/{event}/days/{day.isoformat()}/reflections"
+
+    async def compile_reflections(self, event: str, day: dt.date, *, replace: bool = False) -> dict[str, object]:
+        """Queue a compile of the day's draft; ApiError 409 when an editor edited it and not ``replace``."""
+        _, data, _ = await self._request("POST", self._reflections(event, day), body={"replace": replace})
+        return dict(data) if isinstance(data, dict) else {}
+
+    async def get_reflections(self, event: str, day: dt.date) -> dict[str, object]:
+        """The day's post: the draft for an editor's token, else the published post."""
+        _, data, _ = await self._request("GET", self._reflections(event, day))
+        return dict(data) if isinstance(data, dict) else {}
+
+    async def save_reflections(self, event: str, day: dt.date, markdown: str, version: int,
+                               title: str | None = None) -> dict[str, object]:  # fmt: skip
+        """Save an edited draft read at ``version``; ApiError 409 when someone saved a newer one."""
+        body: dict[str, object] = {"markdown": markdown, "version": version}
+        if title:
+            body["title"] = title
+        _, data, _ = await self._request("PUT", self._reflections(event, day), body=body)
+        return dict(data) if isinstance(data, dict) else {}
+
+    async def publish_reflections(self, event: str, day: dt.date) -> dict[str, object]:
+        _, data, _ = await self._request("POST", self._reflections(event, day) + "/publish")
+        return dict(data) if isinstance(data, dict) else {}
