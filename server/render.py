@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
-from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
-from markdown_it.utils import EnvType, OptionsDict
+from markdown_it.utils import EnvType
 
 __all__ = ["MARKER_RE", "parse_marker", "render_inline", "render_markdown"]
 
@@ -72,38 +69,23 @@ _BLOCK_CLEANER = nh3.Cleaner(
     strip_comments=True,
 )  # fmt: skip
 
-_inline_md = MarkdownIt("zero", {"breaks": True, "html": False}).enable(
-    ["emphasis", "link", "autolink", "backticks", "escape", "entity", "newline", "strikethrough"]
+_inline_md = MarkdownIt("zero", {"breaks": True, "html": True}).enable(
+    ["emphasis", "link", "autolink", "backticks", "escape", "entity", "newline", "strikethrough", "html_inline"]
 )
 
 
 def render_inline(text: str) -> str:
     """Render one update's light Markdown (links, emphasis, line breaks) to safe inline HTML.
 
-    Raw HTML in ``text`` comes out as escaped text, never as markup; links keep only
+    Raw HTML tags in ``text`` are removed (scripts and styles with their content); links keep only
     http(s)/mailto targets and get ``rel="nofollow noopener"``. No block elements are produced.
     """
     html: str = _inline_md.renderInline(text.strip())
-    return str(_INLINE_CLEANER.clean(html))
+    return str(_INLINE_CLEANER.clean(html)).strip()
 
 
-def _escaped_html_block(
-    self: Any, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-) -> str:
-    # Raw HTML an editor typed is shown as text, not trusted as markup.
-    content = tokens[idx].content.strip()
-    return f"<p>{escapeHtml(content)}</p>\n" if content else ""
-
-
-def _escaped_html_inline(
-    self: Any, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-) -> str:
-    return escapeHtml(tokens[idx].content)
-
-
+# Raw HTML is parsed (markers are HTML comments) and then reduced by the cleaner to what it allows.
 _block_md = MarkdownIt("commonmark", {"html": True}).enable("strikethrough")
-_block_md.add_render_rule("html_block", _escaped_html_block)
-_block_md.add_render_rule("html_inline", _escaped_html_inline)
 
 
 def _is_figure(tokens: list[Token], i: int) -> bool:
@@ -159,7 +141,9 @@ def render_markdown(md: str) -> str:
     Headings, paragraphs, block quotes, lists, links and images are kept; a paragraph holding only an
     image becomes ``<figure>`` with the image title as ``<figcaption>``. A marker line
     ``<!-- p3 updates: a,b -->`` before a block becomes ``data-updates="a b" data-block="p3"`` on it.
-    Raw HTML is escaped, scripts and event handlers never survive, links get ``rel="nofollow noopener"``.
+    Raw HTML is cut down to the allowed tags and attributes: scripts (with their content), styles and event
+    handlers never survive; links and images keep only http(s) (and mailto) URLs; links get
+    ``rel="nofollow noopener"``.
     """
     env: EnvType = {}
     tokens = _with_figures_and_markers(_block_md.parse(md, env))

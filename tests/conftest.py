@@ -144,10 +144,11 @@ def live_server_factory(store_url: str, prefix: str, tmp_path: Path) -> Iterator
     """Start real server processes on the test's store and prefix; all are stopped at the end."""
     started: list[LiveServer] = []
 
-    def start(**env: str) -> LiveServer:
+    def start(port: int | None = None, **env: str) -> LiveServer:
+        """``port`` fixes the port (to restart a server where its clients expect it); default: a free one."""
         base = {"PLENARY_REDIS_URL": store_url, "PLENARY_REDIS_PREFIX": prefix, "PLENARY_ADMIN_TOKEN": ADMIN_TOKEN,
                 "PLENARY_RUN_WORKER": "false", "PLENARY_DATA_DIR": str(tmp_path)}  # fmt: skip
-        server = start_server({**base, **env}, tmp_path / f"server{len(started)}.log")
+        server = start_server({**base, **env}, tmp_path / f"server{len(started)}.log", port=port)
         started.append(server)
         return server
 

@@ -10,18 +10,24 @@ from collections.abc import Collection, Sequence
 
 __all__ = ["STOPWORDS", "condense", "split_sentences", "tokens", "word_count"]
 
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having he
-    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
-    now of off on once only or other our ours ourselves out over own same she should so some such than that the
-    their theirs them themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself yourselves says said say
-    """.split()
-)
+# fmt: off
+STOPWORDS = frozenset({
+    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are",
+    "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can",
+    "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had",
+    "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i",
+    "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no",
+    "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves",
+    "out", "over", "own", "said", "same", "say", "says", "she", "should", "so", "some", "such", "than",
+    "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this",
+    "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when",
+    "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours",
+    "yourself", "yourselves"
+})
+# fmt: on
 
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
-_ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "cllr", "prof", "st", "vs", "etc", "eg", "ie", "no", "approx"})
+_ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "cllr", "prof", "st", "vs", "etc", "eg", "ie", "approx"})
 # A sentence ends at . ! ? or … (optionally closed by a quote or bracket) followed by space and a capital,
 # digit, opening quote or currency sign.
 _BOUNDARY_RE = re.compile(r"(?<=[.!?…])[\"”’)\]]?\s+(?=[\"“‘(\[£$€#@]?[A-Z0-9])")
@@ -37,7 +43,8 @@ def tokens(text: str) -> list[str]:
     """Lower-case content words of ``text`` (stopwords and a possessive ``'s`` removed), in order."""
     out = []
     for word in _WORD_RE.findall(text.lower()):
-        word = re.sub(r"['’]s$", "", word)
+        if word.endswith(("'s", "’s")):
+            word = word[:-2]
         if word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
             out.append(word)
     return out
