@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from config.settings import Settings
-from server import pages, readers, sse, ws
+from server import desk, pages, readers, sse, ws
 from server.api import Operation, events, reflections, service, tokens, updates
 from server.hub import hub_ctx, hub_shutdown
 from server.jobs import queue_ctx, worker_ctx
@@ -78,4 +78,5 @@ def create_app(settings: Settings) -> web.Application:
     for resource in RESOURCES:
         app.add_routes(resource.table())
     app.add_routes(pages.routes)  # reader page, Atom feed, /static/ (not part of the /api OpenAPI document)
+    app.add_routes(desk.routes)  # reporter and editor desks (docs/desks.md)
     return app

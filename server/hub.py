@@ -50,6 +50,7 @@ SESSION_MAP_SIZE: Final = 10_000  # update id -> session pairs remembered per fo
 _TICK = 1.0  # housekeeping period: idle channels, dead transports, SSE keep-alive
 _LINGER_TICKS = 2  # an event with no local reader stays subscribed this many ticks (reconnect churn)
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 5.0
+_BATCH_MAX = 64  # messages dispatched together at most (one write per reader for all of them)
 
 Key = tuple[int, int]
 
@@ -85,6 +86,7 @@ def sse_chunk(body: bytes) -> bytes:
 
 
 KEEPALIVE_SSE: Final = b": keep-alive\n\n"
+KEEPALIVE_PING: Final = ws_frame(0x9, b"")
 
 
 class Message:
@@ -177,8 +179,12 @@ class Reader:
     """One local follower of an event's feed, on one transport, in one format.
 
     A reader is *joining* from ``Hub.join`` until ``Hub.catch_up`` returns (the hub buffers messages for it),
-    then *live* (the hub writes pre-built frames to its transport). ``done`` is set once it has left.
+    then *live* (the hub writes pre-built frames to its transport). ``left`` is true, and ``done`` set,
+    once it has left. Slots and a lazily made ``done`` event keep an idle reader small (thousands per process).
     """
+
+    __slots__ = ("_done", "address", "awaiting_pong", "cut_slow", "event", "fmt", "gap", "last_key", "last_seq",
+                 "left", "live", "pending", "promote_at", "session", "transport")  # fmt: skip
 
     def __init__(self, event: str, fmt: Format, transport: asyncio.Transport, *, session: str | None,
                  address: str) -> None:  # fmt: skip
@@ -193,8 +199,19 @@ class Reader:
         self.last_seq: str | None = None
         self.live = False
         self.promote_at: Key | None = None  # joining until the channel has dispatched up to this seq
-        self.done = asyncio.Event()
+        self.left = False
+        self._done: asyncio.Event | None = None
         self.cut_slow = False
+        self.awaiting_pong = False  # WebSocket: a keep-alive ping was sent and no pong came back yet
+
+    @property
+    def done(self) -> asyncio.Event:
+        """Set once the reader has left (made on first use: most readers never wait on it)."""
+        if self._done is None:
+            self._done = asyncio.Event()
+            if self.left:
+                self._done.set()
+        return self._done
 
     def accepts(self, message: Message, old_session: str | None = None) -> bool:
         return self.session is None or message.matches(self.session, old_session)
@@ -299,9 +316,17 @@ class Hub:
         tasks = [t for t in (self._run_task, self._tick_task) if t is not None]
         tasks += [c.sync_task for c in self._channels.values() if c.sync_task is not None]
         tasks += list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for _attempt in range(10):
+            # redis-py can swallow a cancellation that lands while it connects, and the task then waits
+            # on a read until its keep-alive timeout: closing the connection and cancelling again ends it.
+            if self._conn is not None:
+                await self._conn.aclose()
+            for task in tasks:
+                task.cancel()
+            _done, pending = await asyncio.wait(tasks, timeout=0.5) if tasks else (set(), set())
+            tasks = list(pending)
+            if not tasks:
+                break
         for transport, handle in list(self._aborts.items()):
             handle.cancel()
             transport.abort()
@@ -387,7 +412,7 @@ class Hub:
                 except SeqExpired:
                     await reader.send(resync())
                     reader.last_key, reader.last_seq = (0, 0), None
-            if reader.done.is_set():
+            if reader.left:
                 return
             kept, gap = reader.pending, reader.gap
             if gap:  # restart the kept list now; the log read next covers what was dropped
@@ -427,7 +452,7 @@ class Hub:
 
     def _promote(self, channel: _Channel, readers: list[Reader]) -> None:
         for reader in readers:
-            if reader.done.is_set():
+            if reader.left:
                 continue
             if reader.gap:  # its kept list overflowed while it waited: it resumes from the log instead
                 self._cut(reader, SLOW_READER_CODE, SLOW_READER_REASON)
@@ -469,7 +494,9 @@ class Hub:
                 if not group:
                     del channel.groups[(reader.fmt, reader.session)]
         reader.live = False
-        reader.done.set()
+        reader.left = True
+        if reader._done is not None:
+            reader._done.set()
 
     def _cut(self, reader: Reader, code: int, reason: str) -> None:
         self.leave(reader)
@@ -492,25 +519,39 @@ class Hub:
 
     # --- dispatch ---------------------------------------------------------------------------------
 
-    def _dispatch(self, channel: _Channel, message: Message) -> None:
-        """Deliver one message to every reader of the channel: kept for joining readers, written for live ones."""
-        if not message.is_resync:
-            if message.key <= channel.last_key:
-                return
-            channel.last_key, channel.last_seq = message.key, message.seq
-        old_session = channel.remember_session(message)
-        limit = self.buffer_messages
+    def _dispatch(self, channel: _Channel, messages: list[Message]) -> None:
+        """Deliver messages (in seq order) to every reader of the channel: kept for joining readers, written for
+        live ones. A batch costs one ``transport.write()`` per live reader: its frames joined once per group."""
+        fresh: list[tuple[Message, str | None]] = []
+        for message in messages:
+            if not message.is_resync:
+                if message.key <= channel.last_key:
+                    continue
+                channel.last_key, channel.last_seq = message.key, message.seq
+            fresh.append((message, channel.remember_session(message)))
+        if not fresh:
+            return
         promote: list[Reader] = []
-        for reader in channel.joining:
-            reader.buffer(message, limit)
-            if reader.promote_at is not None and reader.promote_at <= channel.last_key:
-                promote.append(reader)
+        if channel.joining:
+            limit = self.buffer_messages
+            for reader in channel.joining:
+                for message, _old in fresh:
+                    reader.buffer(message, limit)
+                if reader.promote_at is not None and reader.promote_at <= channel.last_key:
+                    promote.append(reader)
         slow: list[Reader] = []
         limit = self.buffer_bytes
         for (fmt, session), group in channel.groups.items():
-            if session is not None and not message.matches(session, old_session):
-                continue
-            frame = message.frame(fmt)
+            if len(fresh) == 1:
+                message, old = fresh[0]
+                if session is not None and not message.matches(session, old):
+                    continue
+                frame = message.frame(fmt)
+            else:
+                parts = [m.frame(fmt) for m, old in fresh if session is None or m.matches(session, old)]
+                if not parts:
+                    continue
+                frame = b"".join(parts)
             for reader in group:
                 transport = reader.transport
                 if transport.is_closing():
@@ -547,8 +588,7 @@ class Hub:
                 await self._sync_log(channel)
                 kept, gap = channel.pending, channel.pending_gap
                 channel.pending, channel.pending_gap = [], False
-                for message in kept:
-                    self._dispatch(channel, message)
+                self._dispatch(channel, kept)
                 if not gap:
                     break
             channel.syncing = False
@@ -570,14 +610,13 @@ class Hub:
         try:
             while True:
                 entries = await self.store.read_after(channel.event, cursor, limit=self.batch)
-                for entry in entries:
-                    self._dispatch(channel, Message.from_entry(entry))
+                self._dispatch(channel, [Message.from_entry(entry) for entry in entries])
                 if len(entries) < self.batch:
                     return
                 cursor = entries[-1].seq
         except SeqExpired:
             logger.warning("messages of %s were trimmed while pub/sub was down; readers resync", channel.event)
-            self._dispatch(channel, resync())
+            self._dispatch(channel, [resync()])
             top = await self.store.last_seq(channel.event)
             channel.last_seq = top or "0-0"
             channel.last_key = max(channel.last_key, codec.seq_key(channel.last_seq))
@@ -624,9 +663,20 @@ class Hub:
             backoff = min(backoff * 2, _BACKOFF_MAX)
 
     async def _read(self, conn: PubSub) -> None:
+        """Read replies. Messages of one channel that are already here together are dispatched as one batch
+        (when the hub falls behind, each reader gets one write for several messages instead of one each);
+        any other reply first flushes the batch, so order is kept."""
         waiting_pong = False
+        batch: list[Message] = []
+        batch_channel: _Channel | None = None
         while True:
-            reply = await conn.read(self.keepalive_seconds)
+            reply = await conn.read(0 if batch else self.keepalive_seconds)  # 0: only what has arrived
+            channel = self._by_name.get(reply.channel) if reply is not None and reply.kind == "message" else None
+            if batch_channel is not None and (channel is not batch_channel or batch_channel.syncing):
+                self._dispatch(batch_channel, batch)
+                batch, batch_channel = [], None
+                if reply is None:
+                    continue
             if reply is None:
                 if waiting_pong:
                     raise StoreUnavailable("no answer to PING on the pub/sub connection")
@@ -635,7 +685,6 @@ class Hub:
                 continue
             waiting_pong = False
             if reply.kind == "message":
-                channel = self._by_name.get(reply.channel)
                 if channel is None:
                     continue
                 try:
@@ -648,8 +697,12 @@ class Hub:
                         channel.pending_gap = True
                     elif not channel.pending_gap:
                         channel.pending.append(message)
-                else:
-                    self._dispatch(channel, message)
+                    continue
+                batch.append(message)
+                batch_channel = channel
+                if len(batch) >= _BATCH_MAX:
+                    self._dispatch(channel, batch)
+                    batch, batch_channel = [], None
             elif reply.kind == "subscribe":
                 futures = self._confirmations.get(reply.channel)
                 if futures:
@@ -660,8 +713,9 @@ class Hub:
     # --- housekeeping -----------------------------------------------------------------------------
 
     async def _tick(self) -> None:
-        """Task boundary: every second, drop readers whose transport closed, unsubscribe idle events,
-        and send SSE keep-alive comments every ``keepalive_seconds``."""
+        """Task boundary: every second, drop readers whose transport closed, unsubscribe idle events; every
+        ``keepalive_seconds``, send SSE keep-alive comments and WebSocket pings (one shared frame; a live
+        WebSocket reader that has not answered the previous ping by then is closed)."""
         loop = asyncio.get_running_loop()
         next_keepalive = loop.time() + self.keepalive_seconds
         while True:
@@ -683,8 +737,17 @@ class Hub:
                     transport = reader.transport
                     if transport.is_closing():
                         self.leave(reader)
-                    elif keepalive and fmt in (Format.SSE, Format.SSE_CHUNKED):
+                    elif not keepalive:
+                        continue
+                    elif fmt in (Format.SSE, Format.SSE_CHUNKED):
                         transport.write(sse_chunk(KEEPALIVE_SSE) if fmt is Format.SSE_CHUNKED else KEEPALIVE_SSE)
+                    elif reader.awaiting_pong:  # no pong for a whole keep-alive period: the peer is gone
+                        logger.info("no pong from a reader of %s at %s; closing", reader.event, reader.address)
+                        self.leave(reader)
+                        transport.abort()
+                    else:
+                        transport.write(KEEPALIVE_PING)
+                        reader.awaiting_pong = True
             if channel.size():
                 channel.idle_ticks = 0
                 continue

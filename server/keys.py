@@ -9,12 +9,11 @@ from aiohttp import web
 from config.settings import Settings
 
 if TYPE_CHECKING:
-    from arq.connections import ArqRedis
-
     from server.hub import Hub
+    from server.jobs import JobQueue
     from server.redis_store import RedisStore
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE: web.AppKey[RedisStore] = web.AppKey("store")
-QUEUE: web.AppKey[ArqRedis] = web.AppKey("queue")
+QUEUE: web.AppKey[JobQueue] = web.AppKey("queue")
 HUB: web.AppKey[Hub] = web.AppKey("hub")

@@ -21,9 +21,11 @@ from aiohttp import web
 from server.errors import NotFound
 from server.keys import SETTINGS, STORE
 from server.models import SLUG_PATTERN, Event, Session
+from server.redis_store import RedisStore
+from server.reflections_store import Reflections
 from server.render import render_inline
 
-__all__ = ["Asset", "asset", "asset_url", "csp", "page_response", "routes"]
+__all__ = ["Asset", "asset", "asset_url", "csp", "not_found_page", "page_response", "routes"]
 
 routes = web.RouteTableDef()
 
@@ -367,6 +369,35 @@ def _not_found(request: web.Request, detail: str) -> web.Response:
     return page_response(request, body, status=404)
 
 
+def not_found_page(request: web.Request, detail: str) -> web.Response:
+    """The 404 page (with the strict CSP) that reader and desk pages answer for unknown addresses."""
+    return _not_found(request, detail)
+
+
+async def _published_days(event: Event, store: RedisStore) -> list[tuple[dt.date, str]]:
+    """The event's days whose reflections are published, with each post's title."""
+    reflections = Reflections(store)
+    out = []
+    for day in event.days:
+        published = await reflections.published(event.id, day)
+        if published is not None:
+            out.append((day, str(published.get("title") or f"Reflections, {_day_label(day)}")))
+    return out
+
+
+def _reflections_links(event: Event, days: list[tuple[dt.date, str]]) -> str:
+    if not days:
+        return ""
+    items = "".join(
+        f'<li><a href="/events/{_esc(event.id)}/days/{day.isoformat()}/reflections">{_esc(title)}</a></li>'
+        for day, title in days
+    )
+    return (
+        '<nav class="reflections-links" aria-labelledby="reflections-title">'
+        f'<h2 id="reflections-title">The day\'s reflections</h2><ul>{items}</ul></nav>'
+    )
+
+
 async def _load(request: web.Request) -> tuple[Event, dict[str, Session]] | None:
     event_id = request.match_info["event"]
     if not _SLUG.fullmatch(event_id):
@@ -470,6 +501,7 @@ async def reader_page(request: web.Request) -> web.Response:
         key_events="".join(_key_event_item(r, ctx) for r in key_events),
         key_empty_hidden=" hidden" if key_events else "",
         pager=latest + older,
+        reflections=_reflections_links(event, await _published_days(event, store)),
     )
     return page_response(request, body)
 

@@ -99,6 +99,18 @@ redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[2])
 return {'ok', seq, created}
 """
 
+# KEYS: log, channel, sessions hash, session index; ARGV: session id, payload, maxlen
+# Deletes a session that no live update refers to and publishes a ``session`` entry saying so.
+_DELETE_SESSION = """
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return {'gone'} end
+local used = redis.call('ZCARD', KEYS[4])
+if used > 0 then return {'used', used} end
+redis.call('HDEL', KEYS[3], ARGV[1])
+local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 't', 'session', 'd', ARGV[2])
+redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'session' .. '\\n' .. ARGV[2])
+return {'ok', seq}
+"""
+
 # KEYS: tokens, token_hash; ARGV: name, record, digest
 _CREATE_TOKEN = """
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
@@ -181,6 +193,7 @@ class RedisStore:
         self._edit = client.register_script(_EDIT)
         self._delete = client.register_script(_DELETE)
         self._append = client.register_script(_APPEND)
+        self._delete_session = client.register_script(_DELETE_SESSION)
         self._create_token = client.register_script(_CREATE_TOKEN)
         self._revoke_token = client.register_script(_REVOKE_TOKEN)
 
@@ -341,6 +354,27 @@ class RedisStore:
             ["session", payload, self.log_max_entries, session.id],
         )
         return Entry(seq.decode(), "session", data), bool(created)
+
+    async def delete_session(self, event_id: str, session_id: str) -> Entry:
+        """Delete a session and broadcast ``{"id", "event", "deleted": true}`` as a ``session`` entry.
+
+        Raises:
+            NotFound: no such session.
+            Conflict: live updates still belong to the session (move or delete them first).
+        """
+        data = {"id": session_id, "event": event_id, "deleted": True}
+        k = self.keys
+        result = await self.run_write(
+            self._delete_session,
+            [k.log(event_id), k.channel(event_id), k.sessions(event_id), k.index_session(event_id, session_id)],
+            [session_id, codec.pack(data), self.log_max_entries],
+        )
+        if result[0] == b"gone":
+            raise NotFound(f"no session {session_id!r} in event {event_id!r}")
+        if result[0] == b"used":
+            raise Conflict(f"{int(result[1])} updates belong to session {session_id!r}; move or delete them first",
+                           field="session")  # fmt: skip
+        return Entry(result[1].decode(), "session", data)
 
     async def get_session(self, event_id: str, session_id: str) -> Session | None:
         with _guard():

@@ -21,6 +21,8 @@ routes = Routes()
 class SseReader(Reader):
     """An SSE reader: ``id:`` seq, ``event:`` type, ``data:`` the message JSON."""
 
+    __slots__ = ("response",)
+
     def __init__(self, event: str, fmt: Format, transport: asyncio.Transport, *, session: str | None,
                  address: str, response: web.StreamResponse) -> None:  # fmt: skip
         super().__init__(event, fmt, transport, session=session, address=address)

@@ -44,6 +44,8 @@ def origin_allowed(request: web.Request, settings: Settings) -> bool:
 class WsReader(Reader):
     """A WebSocket reader: JSON text frames, or msgpack binary frames with the plenary.msgpack subprotocol."""
 
+    __slots__ = ("ws",)
+
     def __init__(self, event: str, fmt: Format, transport: asyncio.Transport, *, session: str | None,
                  address: str, ws: web.WebSocketResponse) -> None:  # fmt: skip
         super().__init__(event, fmt, transport, session=session, address=address)
@@ -64,7 +66,8 @@ async def ws_feed(request: web.Request) -> web.StreamResponse:
     """Send the event's messages after ``after`` (or from now), then live ones, in seq order, each once.
 
     Closes with 4008 when the reader falls ``reader_buffer_bytes`` behind (reconnect with after), 1009 when
-    the client sends a message over ``ws_max_message_bytes``, 1001 when the server shuts down.
+    the client sends a message over ``ws_max_message_bytes``, 1001 when the server shuts down. The hub pings
+    every ``keepalive_seconds``; a reader that has not answered by the next ping is dropped.
     """
     event = slug(request, "event")
     settings = request.app[SETTINGS]
@@ -76,7 +79,7 @@ async def ws_feed(request: web.Request) -> web.StreamResponse:
     ws: web.WebSocketResponse = web.WebSocketResponse(
         protocols=(MSGPACK_PROTOCOL,),
         compress=False,  # frames are pre-built and shared by every reader
-        heartbeat=settings.keepalive_seconds,
+        autoping=False,  # the hub pings every reader with one shared frame; a timer per connection costs memory
         max_msg_size=settings.ws_max_message_bytes,
     )
     ready = ws.can_prepare(request)
@@ -95,8 +98,11 @@ async def ws_feed(request: web.Request) -> web.StreamResponse:
             await ws.prepare(request)
             logger.debug("ws open: %s %s after=%s session=%s from %s", event, fmt, after, session, address)
             await hub.catch_up(reader, after)
-            async for _message in ws:  # clients have nothing to say; aiohttp answers pings and closes
-                pass
+            async for message in ws:  # clients have nothing to say but pings and pongs; aiohttp answers closes
+                if message.type is WSMsgType.PING:
+                    await ws.pong(message.data)
+                elif message.type is WSMsgType.PONG:
+                    reader.awaiting_pong = False
         except ConnectionError:
             pass
         finally:

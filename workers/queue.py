@@ -30,8 +30,10 @@ def queue_name(settings: Settings) -> str:
     return f"{settings.redis_prefix}:arq:queue"
 
 
-def redis_settings(settings: Settings) -> RedisSettings:
-    return RedisSettings.from_dsn(settings.redis_url)
+def redis_settings(settings: Settings, *, retries: int = 5) -> RedisSettings:
+    redis = RedisSettings.from_dsn(settings.redis_url)
+    redis.conn_retries = retries
+    return redis
 
 
 def _pack(data: dict[str, Any]) -> bytes:
@@ -48,7 +50,7 @@ def job_id(settings: Settings, event: str, day: dt.date, nonce: str) -> str:
 
 async def open_queue(settings: Settings) -> ArqRedis:
     """A connection for enqueueing jobs (the API uses it)."""
-    return await create_pool(redis_settings(settings), job_serializer=_pack, job_deserializer=_unpack,
+    return await create_pool(redis_settings(settings, retries=0), job_serializer=_pack, job_deserializer=_unpack,
                              default_queue_name=queue_name(settings))  # fmt: skip
 
 

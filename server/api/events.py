@@ -76,6 +76,18 @@ async def put_session(request: web.Request) -> web.Response:
     return web.json_response(session.model_dump(mode="json"), status=201 if created else 200)
 
 
+@routes.route("DELETE", "/api/events/{event}/sessions/{session}", "Delete a session no update belongs to; "
+              "broadcast as session with deleted: true", who="editor", status=204,
+              errors=(401, 403, 404, 409, 503))  # fmt: skip
+async def delete_session(request: web.Request) -> web.Response:
+    event_id, session_id = slug(request, "event"), slug(request, "session")
+    await require(request, Role.EDITOR, event_id)
+    store = request.app[STORE]
+    await store.get_event(event_id)
+    await store.delete_session(event_id, session_id)
+    return web.Response(status=204)
+
+
 @routes.route("GET", "/api/events/{event}/sessions", "Sessions in start order", response=SessionList,
               query=("day",), errors=(404, 422))  # fmt: skip
 async def list_sessions(request: web.Request) -> web.Response:

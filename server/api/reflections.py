@@ -48,7 +48,7 @@ async def compile_reflections(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     job = job_id(settings, event.id, day, uuid.uuid4().hex[:12])
     await Reflections(request.app[STORE]).request_compile(event.id, day, job, replace=body.replace)
-    await enqueue_compile(request.app[QUEUE], settings, event.id, day, job, replace=body.replace)
+    await enqueue_compile(await request.app[QUEUE].pool(), settings, event.id, day, job, replace=body.replace)
     return web.json_response({"job": job, "status": "compiling"}, status=202)
 
 

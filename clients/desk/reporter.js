@@ -1,0 +1,478 @@
+// Plenary reporter desk: composer with live preview, an offline-safe outbox, own updates, the live feed.
+// Every post is written to the outbox (localStorage) with its Idempotency-Key and happened_at the moment the
+// reporter presses Post; it leaves the outbox only when the server answers 201, so nothing is lost or doubled.
+
+import { LiveFeed, clock, headline, renderUpdate } from "./reader.js";
+import { $, Auth, announcer, el, localParts, randomKey, readConfig, signInFlow } from "./desk-common.js";
+
+const MAX_TEXT = 10000;
+const BACKOFF_BASE_MS = 1000;
+const BACKOFF_CAP_MS = 30000;
+const RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+const config = readConfig();
+const ctx = { clock: clock(config.timezone), multiDay: config.multiDay, sessions: {} };
+for (const s of config.sessions) ctx.sessions[s.id] = s.title;
+const announce = announcer($("announcer"));
+const auth = new Auth();
+let me = null;
+
+// --- the outbox: FIFO in localStorage, one list per event, shared by the tabs of this browser ---
+
+class Outbox {
+  constructor(event) {
+    this.storageKey = `plenary.outbox.${event}`;
+    this.event = event;
+    this.timer = null;
+    this.busy = false;
+    this.sent = []; // this page's recently sent items, newest first (in memory only)
+    this.onChange = () => {};
+  }
+
+  load() {
+    try { return JSON.parse(localStorage.getItem(this.storageKey) || "[]"); } catch { return []; }
+  }
+
+  save(items) {
+    localStorage.setItem(this.storageKey, JSON.stringify(items));
+    this.onChange();
+  }
+
+  update(key, change) {
+    const items = this.load();
+    const item = items.find((i) => i.key === key);
+    if (item) { Object.assign(item, change); this.save(items); }
+    return item;
+  }
+
+  remove(key) {
+    this.save(this.load().filter((i) => i.key !== key));
+  }
+
+  /** Keep a post: written once, with its key and happened_at; then try to send it. */
+  add(body) {
+    const item = { key: randomKey(), author: me?.name ?? "", body, state: "pending", attempts: 0, nextAt: 0,
+      written_at: new Date().toISOString(), problem: null };
+    this.save([...this.load(), item]);
+    this.flush();
+    return item;
+  }
+
+  schedule() {
+    clearTimeout(this.timer);
+    const waiting = this.load().filter((i) => i.state === "pending" && i.author === me?.name);
+    if (!waiting.length) return;
+    const delay = Math.max(250, Math.min(...waiting.map((i) => i.nextAt)) - Date.now());
+    this.timer = setTimeout(() => this.flush(), delay);
+  }
+
+  /** Send what is due, oldest first; a later post never overtakes an earlier one that is still waiting. */
+  async flush({ now = false } = {}) {
+    if (now) for (const i of this.load()) if (i.state === "pending") this.update(i.key, { nextAt: 0 });
+    if (this.busy || !auth.token || !me) return;
+    this.busy = true;
+    try {
+      const run = () => this.drain();
+      if (navigator.locks) await navigator.locks.request(this.storageKey, run); else await run();
+    } finally {
+      this.busy = false;
+      this.schedule();
+    }
+  }
+
+  async drain() {
+    for (;;) {
+      const next = this.load().find((i) => i.state === "pending" && i.author === me.name);
+      if (!next || next.nextAt > Date.now() || !auth.token) return;
+      this.update(next.key, { sending: true });
+      let result = null;
+      try {
+        result = await auth.call("POST", `/api/events/${encodeURIComponent(this.event)}/updates`, next.body,
+          { headers: { "Idempotency-Key": next.key } });
+      } catch {
+        result = null; // offline, refused connection or timed out: the server may or may not have it; the key decides
+      }
+      if (result?.status === 201) {
+        this.remove(next.key);
+        this.sent.unshift({ ...next, state: "sent", update: result.body });
+        this.sent.length = Math.min(this.sent.length, 5);
+        this.onChange();
+        onOwnUpdate(result.body);
+        announce(`Sent: ${headline(result.body)}`);
+        continue;
+      }
+      if (result && result.status === 401) { this.update(next.key, { sending: false }); return; }
+      if (result && !RETRYABLE.has(result.status)) {
+        this.update(next.key, { sending: false, state: "refused", problem: result.detail, status: result.status });
+        announce(`Refused: ${result.detail}`);
+        continue;
+      }
+      const attempts = next.attempts + 1;
+      const retryAfter = Number(result?.headers?.get("Retry-After"));
+      const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempts, 10));
+      const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : Math.random() * ceiling;
+      this.update(next.key, { sending: false, attempts, nextAt: Date.now() + Math.max(250, wait),
+        problem: result ? result.detail : (navigator.onLine === false ? "offline" : "no answer from the server") });
+      return;
+    }
+  }
+}
+
+const outbox = new Outbox(config.event);
+
+// --- composer ---
+
+const form = $("composer");
+const fields = {
+  text: $("text"), session: $("session"), key: $("key"), quote: $("quote"), speaker: $("speaker"),
+  imageUrl: $("image-url"), caption: $("image-caption"), alt: $("image-alt"), tags: $("tags"),
+};
+let sessionChosen = false;
+
+function todaysSessions(now = new Date()) {
+  const today = localParts(now, config.timezone).date;
+  return config.sessions.filter((s) => s.day === today);
+}
+
+/** The session running now in the event's zone (started, and not ended or superseded), else "". */
+function runningSession(now = new Date()) {
+  const sessions = todaysSessions(now).slice().sort((a, b) => a.starts_at.localeCompare(b.starts_at));
+  let found = "";
+  sessions.forEach((s, n) => {
+    const start = new Date(s.starts_at);
+    const end = s.ends_at ? new Date(s.ends_at) : (sessions[n + 1] ? new Date(sessions[n + 1].starts_at) : null);
+    if (start <= now && (!end || now < end)) found = s.id;
+  });
+  return found;
+}
+
+function fillSessions() {
+  const current = fields.session.value;
+  const options = [el("option", { value: "", text: "No session" })];
+  const byDay = new Map();
+  for (const s of [...config.sessions].sort((a, b) => a.starts_at.localeCompare(b.starts_at))) {
+    if (!byDay.has(s.day)) byDay.set(s.day, []);
+    byDay.get(s.day).push(s);
+  }
+  for (const [day, sessions] of byDay) {
+    const items = sessions.map((s) => el("option", { value: s.id, text: `${ctx.clock.time(s.starts_at)} ${s.title}` }));
+    options.push(config.multiDay ? el("optgroup", { label: ctx.clock.day(`${day}T12:00:00Z`) }, ...items) : items);
+  }
+  fields.session.replaceChildren(...options.flat());
+  const wanted = sessionChosen ? current : runningSession();
+  fields.session.value = config.sessions.some((s) => s.id === wanted) ? wanted : "";
+  fillSpeakers();
+}
+
+function fillSpeakers() {
+  const chosen = config.sessions.find((s) => s.id === fields.session.value);
+  const pool = chosen ? [chosen] : todaysSessions();
+  const names = [...new Set(pool.flatMap((s) => (s.speakers ?? []).map((p) => p.name)))];
+  $("speakers").replaceChildren(...names.map((name) => {
+    const person = pool.flatMap((s) => s.speakers ?? []).find((p) => p.name === name);
+    const label = [person?.role, person?.organisation].filter(Boolean).join(", ");
+    return el("option", { value: name, label: label || null });
+  }));
+}
+
+function draftBody() {
+  const body = { text: fields.text.value.trim() };
+  if (fields.session.value) body.session = fields.session.value;
+  if (fields.key.checked) body.key = true;
+  if (fields.quote.value.trim()) {
+    body.quote = { text: fields.quote.value.trim() };
+    if (fields.speaker.value.trim()) body.quote.speaker = fields.speaker.value.trim();
+  }
+  if (fields.imageUrl.value.trim()) {
+    body.image = { url: fields.imageUrl.value.trim() };
+    if (fields.caption.value.trim()) body.image.caption = fields.caption.value.trim();
+    if (fields.alt.value.trim()) body.image.alt = fields.alt.value.trim();
+  }
+  const tags = fields.tags.value.split(",").map((t) => t.trim()).filter(Boolean);
+  if (tags.length) body.tags = tags;
+  return body;
+}
+
+function renderPreview() {
+  const body = draftBody();
+  const length = fields.text.value.length;
+  const count = $("text-count");
+  count.textContent = `${length.toLocaleString("en-GB")} / ${MAX_TEXT.toLocaleString("en-GB")}`;
+  count.classList.toggle("over", length > MAX_TEXT);
+  const preview = $("preview");
+  if (!body.text && !body.quote && !body.image) {
+    preview.replaceChildren(el("p", { class: "hint", text: "Your update appears here as readers will see it." }));
+    return;
+  }
+  const article = renderUpdate({ id: "preview", ...body, happened_at: new Date().toISOString(), tags: body.tags ?? [],
+    author: me ? { name: me.name } : undefined }, ctx);
+  article.removeAttribute("id");
+  preview.replaceChildren(article);
+}
+
+function loadIntoComposer(body) {
+  fields.text.value = body.text ?? "";
+  fields.session.value = body.session ?? "";
+  sessionChosen = true;
+  fields.key.checked = Boolean(body.key);
+  fields.quote.value = body.quote?.text ?? "";
+  fields.speaker.value = body.quote?.speaker ?? "";
+  fields.imageUrl.value = body.image?.url ?? "";
+  fields.caption.value = body.image?.caption ?? "";
+  fields.alt.value = body.image?.alt ?? "";
+  fields.tags.value = (body.tags ?? []).join(", ");
+  $("extras").open = Boolean(body.quote || body.image || body.tags?.length);
+  renderPreview();
+  fields.text.focus();
+}
+
+function clearComposer() {
+  for (const name of ["text", "quote", "speaker", "imageUrl", "caption", "alt", "tags"]) fields[name].value = "";
+  fields.key.checked = false;
+  if (!sessionChosen) fields.session.value = runningSession();
+  $("composer-error").hidden = true;
+  renderPreview();
+}
+
+function post() {
+  const body = draftBody();
+  const error = $("composer-error");
+  if (!body.text && !body.quote && !body.image) {
+    error.textContent = "Write some text, a quote or an image URL first.";
+    error.hidden = false;
+    fields.text.focus();
+    return;
+  }
+  error.hidden = true;
+  body.happened_at = new Date().toISOString(); // the moment Post was pressed, whenever it reaches the server
+  outbox.add(body);
+  clearComposer();
+  fields.text.focus();
+}
+
+form.addEventListener("submit", (e) => { e.preventDefault(); post(); });
+form.addEventListener("input", renderPreview);
+form.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); post(); }
+});
+fields.session.addEventListener("change", () => { sessionChosen = true; fillSpeakers(); renderPreview(); });
+$("clear").addEventListener("click", () => { clearComposer(); fields.text.focus(); });
+
+// --- outbox view ---
+
+const STATE_LABEL = { pending: "Waiting to send", sending: "Sending…", refused: "Refused", sent: "Sent" };
+
+function outboxItem(item) {
+  const state = item.state === "pending" && item.sending ? "sending" : item.state;
+  const when = item.body.happened_at;
+  const li = el("li", { class: `outbox-item is-${state}`, "data-key": item.key, "data-state": state },
+    el("p", { class: "outbox-head" }, el("span", { class: `badge badge-${state}`, text: STATE_LABEL[state] }), " ",
+      el("time", { datetime: when, text: ctx.clock.time(when) })),
+    el("p", { class: "outbox-text", text: headline(item.body) }));
+  if (item.state === "refused") {
+    li.append(el("p", { class: "problem", text: `The server refused it: ${item.problem}` }),
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "secondary", text: "Edit and post again",
+          onclick: () => { outbox.remove(item.key); loadIntoComposer(item.body); } }),
+        el("button", { type: "button", class: "secondary danger", text: "Discard",
+          onclick: () => outbox.remove(item.key) })));
+  } else if (item.state === "pending" && item.problem && !item.sending) {
+    li.append(el("p", { class: "hint", text: `Not sent yet (${item.problem}); retrying automatically.` }));
+  } else if (item.state === "sent" && item.update) {
+    li.querySelector(".outbox-text").append(" ", el("a", { href: `${config.readerUrl}#u-${item.update.id}`, text: "View" }));
+  }
+  return li;
+}
+
+function renderOutbox() {
+  const items = outbox.load().filter((i) => i.author === me?.name || !me);
+  const waiting = items.filter((i) => i.state === "pending").length;
+  const refused = items.filter((i) => i.state === "refused").length;
+  $("outbox").replaceChildren(...items.map(outboxItem), ...outbox.sent.map(outboxItem));
+  const parts = [];
+  if (waiting) parts.push(`${waiting} waiting to send${navigator.onLine === false ? " (offline)" : ""}`);
+  if (refused) parts.push(`${refused} refused`);
+  $("outbox-summary").textContent = parts.length ? parts.join(", ") + "." : "Nothing waiting to be sent.";
+  $("send-now").hidden = waiting === 0;
+  const others = outbox.load().filter((i) => me && i.author !== me.name);
+  if (others.length) $("outbox-summary").textContent += ` ${others.length} kept for another reporter's sign-in.`;
+}
+
+outbox.onChange = renderOutbox;
+$("send-now").addEventListener("click", () => outbox.flush({ now: true }));
+window.addEventListener("online", () => { renderOutbox(); outbox.flush({ now: true }); });
+window.addEventListener("offline", renderOutbox);
+window.addEventListener("storage", (e) => { if (e.key === outbox.storageKey) renderOutbox(); });
+document.addEventListener("visibilitychange", () => { if (!document.hidden) outbox.flush(); });
+
+// --- own recent updates and the live feed ---
+
+const mine = new Map(); // id -> update
+const feedEl = $("feed");
+
+function renderMine() {
+  const list = [...mine.values()].sort((a, b) => b.received_at.localeCompare(a.received_at)).slice(0, 20);
+  const existing = new Map([...$("mine").children].map((li) => [li.dataset.id, li]));
+  $("mine").replaceChildren(...list.map((u) => {
+    const li = existing.get(u.id);
+    if (li && li.dataset.version === String(u.version) && !li.classList.contains("is-stale")) return li;
+    if (li && li.querySelector("form")) return li; // being edited: leave it alone
+    return mineItem(u);
+  }));
+  $("mine-empty").hidden = list.length > 0;
+}
+
+function mineItem(update) {
+  const li = el("li", { class: "mine-item", "data-id": update.id, "data-version": String(update.version) },
+    el("p", { class: "outbox-head" }, el("time", { datetime: update.happened_at, text: ctx.clock.time(update.happened_at) }),
+      update.key ? el("span", { class: "badge badge-key", text: "Key" }) : null),
+    el("p", { class: "outbox-text", text: headline(update) }));
+  let armed = null;
+  const del = el("button", { type: "button", class: "secondary danger", text: "Delete", "aria-label": `Delete: ${headline(update)}` });
+  del.addEventListener("click", async () => {
+    if (!armed) {
+      del.textContent = "Confirm delete";
+      del.setAttribute("aria-label", `Confirm delete: ${headline(update)}`);
+      armed = setTimeout(() => {
+        armed = null;
+        del.textContent = "Delete";
+        del.setAttribute("aria-label", `Delete: ${headline(update)}`);
+      }, 5000);
+      return;
+    }
+    clearTimeout(armed);
+    const result = await auth.call("DELETE", `/api/events/${config.event}/updates/${update.id}`).catch(() => null);
+    if (result?.status === 204 || result?.status === 404) { mine.delete(update.id); renderMine(); announce("Deleted."); }
+    else showProblem(li, result ? result.detail : "offline: try again when the connection is back");
+  });
+  const edit = el("button", { type: "button", class: "secondary", text: "Edit", "aria-label": `Edit: ${headline(update)}`,
+    onclick: () => editForm(li, update) });
+  li.append(el("div", { class: "actions" }, edit, del));
+  return li;
+}
+
+function showProblem(li, detail) {
+  li.querySelector(".problem")?.remove();
+  li.append(el("p", { class: "problem", role: "alert", text: detail }));
+}
+
+function editForm(li, update) {
+  const id = `edit-${update.id}`;
+  const text = el("textarea", { id, rows: "4" });
+  text.value = update.text ?? "";
+  const key = el("input", { type: "checkbox", id: `${id}-key` });
+  key.checked = Boolean(update.key);
+  const form = el("form", { class: "edit-form" },
+    el("label", { for: id, text: "Edit the text" }), text,
+    el("label", { class: "toggle" }, key, el("span", { text: " Key moment" })),
+    el("div", { class: "actions" }, el("button", { type: "submit", class: "primary", text: "Save" }),
+      el("button", { type: "button", class: "secondary", text: "Cancel", onclick: () => { li.replaceWith(mineItem(update)); } })));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const result = await auth.call("PATCH", `/api/events/${config.event}/updates/${update.id}`,
+      { text: text.value, key: key.checked, version: update.version }).catch(() => null);
+    if (result?.ok) { mine.set(update.id, result.body); li.replaceWith(mineItem(result.body)); announce("Saved."); return; }
+    if (result?.status === 409) {
+      const fresh = await auth.call("GET", `/api/events/${config.event}/updates/${update.id}`).catch(() => null);
+      if (fresh?.ok) { update = fresh.body; mine.set(update.id, update); }
+      showProblem(li, "Someone changed this update meanwhile; your text is kept, check it and save again.");
+      return;
+    }
+    showProblem(li, result ? result.detail : "offline: try again when the connection is back");
+  });
+  form.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); } });
+  li.replaceChildren(form);
+  text.focus();
+}
+
+function onOwnUpdate(update) {
+  if (!me || update.author?.name !== me.name) return;
+  const known = mine.get(update.id);
+  if (known && known.version >= update.version) return;
+  mine.set(update.id, update);
+  renderMine();
+}
+
+function showFeedUpdate(update) {
+  const current = document.getElementById(`u-${update.id}`);
+  if (current && Number(current.dataset.version) >= Number(update.version ?? 1)) return;
+  const article = renderUpdate(update, ctx);
+  if (me && update.author?.name === me.name) article.classList.add("is-mine");
+  if (current) { current.replaceWith(article); return; }
+  const later = [...feedEl.children].find((a) => (a.dataset.received ?? "") < update.received_at);
+  feedEl.insertBefore(article, later ?? null);
+  $("feed-empty").hidden = true;
+}
+
+function apply(message) {
+  const data = message.data ?? {};
+  switch (message.type) {
+    case "update":
+    case "edit":
+      showFeedUpdate(data);
+      onOwnUpdate(data);
+      return;
+    case "delete":
+      document.getElementById(`u-${data.id}`)?.remove();
+      if (mine.delete(data.id)) renderMine();
+      $("feed-empty").hidden = feedEl.children.length > 0;
+      return;
+    case "session": {
+      const index = config.sessions.findIndex((s) => s.id === data.id);
+      if (data.deleted) { if (index >= 0) config.sessions.splice(index, 1); delete ctx.sessions[data.id]; }
+      else if (data.id && data.title) {
+        const session = { ...data, speakers: data.speakers ?? [] };
+        if (index >= 0) config.sessions[index] = session; else config.sessions.push(session);
+        ctx.sessions[data.id] = data.title;
+      }
+      fillSessions();
+      return;
+    }
+    default:
+  }
+}
+
+async function loadList() {
+  const result = await auth.call("GET", `/api/events/${config.event}/updates?limit=200`);
+  if (!result.ok) throw new Error(result.detail);
+  const updates = result.body.updates;
+  feedEl.replaceChildren();
+  for (const u of updates) { showFeedUpdate(u); if (me && u.author?.name === me.name) mine.set(u.id, u); }
+  renderMine();
+  $("feed-empty").hidden = updates.length > 0;
+  return updates.reduce((max, u) => (u.seq > max ? u.seq : max), "");
+}
+
+const STATUS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
+
+async function start(who) {
+  me = who;
+  const stale = outbox.load();
+  if (stale.some((i) => i.sending)) outbox.save(stale.map((i) => ({ ...i, sending: false }))); // a reload cut a send short
+  fillSessions();
+  renderPreview();
+  renderOutbox();
+  outbox.flush();
+  let after = null;
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    try { after = await loadList(); break; } catch { await new Promise((r) => { setTimeout(r, 500 * 2 ** attempt); }); }
+  }
+  const feed = new LiveFeed({
+    event: config.event,
+    after: after || null,
+    onMessage: apply,
+    onStatus: (state) => {
+      const status = $("status");
+      status.hidden = false;
+      status.dataset.state = state;
+      status.textContent = STATUS[state] ?? state;
+    },
+    onResync: () => { loadList().then((seq) => { feed.after = seq || null; }).catch(() => {}); },
+  });
+  feed.start();
+  window.addEventListener("online", () => feed.nudge());
+  window.plenaryDesk = { feed, outbox, config }; // for tests and debugging; holds no token
+  fields.text.focus();
+}
+
+signInFlow(auth, start, { role: "reporter" });

@@ -1,0 +1,205 @@
+"""The reporter and editor desk pages, the signed-in token's identity, and the editor's Markdown preview."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import html
+import json
+import re
+import string
+from html.parser import HTMLParser
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from server.auth import require
+from server.errors import Invalid, NotFound
+from server.keys import STORE
+from server.middleware import read_json
+from server.models import SLUG_PATTERN, Event, Role, Session
+from server.pages import asset_url, not_found_page, page_response
+from server.render import render_markdown
+
+__all__ = ["html_tree", "routes"]
+
+routes = web.RouteTableDef()
+
+_SLUG = re.compile(SLUG_PATTERN)
+#: The editor's preview is limited to what render_markdown can produce; anything else is dropped.
+_TAGS = frozenset(
+    {"a", "blockquote", "br", "code", "del", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6",
+     "hr", "img", "li", "ol", "p", "pre", "s", "strong", "ul"}
+)  # fmt: skip
+_ATTRS = frozenset({"href", "src", "alt", "title", "rel", "data-updates", "data-block"})
+_VOID = frozenset({"br", "hr", "img"})
+MAX_PREVIEW_CHARS = 60_000
+
+Node = str | dict[str, Any]
+
+
+class _Tree(HTMLParser):
+    """Sanitised post HTML to nested ``{"t": tag, "a": attrs, "c": children}`` nodes and text strings."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root: list[Node] = []
+        self.stack: list[list[Node]] = [self.root]
+        self.open: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _TAGS:
+            if tag not in _VOID:
+                self.open.append(None)  # keep nesting straight; its text goes to the parent
+            return
+        kept = {k: v for k, v in attrs if k in _ATTRS and v is not None}
+        if "href" in kept and not kept["href"].lower().startswith(("http://", "https://", "mailto:")):
+            del kept["href"]
+        if "src" in kept and not kept["src"].lower().startswith(("http://", "https://")):
+            return
+        node: dict[str, Any] = {"t": tag, "a": kept, "c": []}
+        self.stack[-1].append(node)
+        if tag not in _VOID:
+            self.open.append(tag)
+            self.stack.append(node["c"])
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID and self.open:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID or not self.open:
+            return
+        opened = self.open.pop()
+        if opened is not None and len(self.stack) > 1:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1].append(data)
+
+
+def html_tree(markup: str) -> list[Node]:
+    """Sanitised HTML as JSON nodes the desk builds with createElement (no HTML parsing in the browser)."""
+    parser = _Tree()
+    parser.feed(markup)
+    parser.close()
+    return parser.root
+
+
+def _json_script(data: object) -> str:
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@functools.cache
+def _template(name: str) -> string.Template:
+    return string.Template(resources.files("clients").joinpath("desk", name).read_text(encoding="utf-8"))
+
+
+def _session_json(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "title": session.title,
+        "kind": session.kind.value,
+        "day": session.day.isoformat(),
+        "starts_at": session.starts_at.isoformat(),
+        "ends_at": session.ends_at.isoformat() if session.ends_at else None,
+        "room": session.room,
+        "speakers": [p.model_dump(mode="json", exclude_none=True) for p in session.speakers],
+    }
+
+
+async def _event(request: web.Request) -> tuple[Event, list[Session]] | None:
+    event_id = request.match_info["event"]
+    if not _SLUG.fullmatch(event_id):
+        return None
+    store = request.app[STORE]
+    try:
+        event = await store.get_event(event_id)
+    except NotFound:
+        return None
+    return event, await store.list_sessions(event_id)
+
+
+def _config(event: Event, sessions: list[Session], **extra: object) -> dict[str, Any]:
+    return {
+        "event": event.id,
+        "title": event.title,
+        "blogTitle": event.blog_title or event.title,
+        "timezone": event.timezone,
+        "days": [d.isoformat() for d in event.days],
+        "multiDay": len(event.days) > 1,
+        "sessions": [_session_json(s) for s in sessions],
+        **extra,
+    }
+
+
+def _page(request: web.Request, template: str, config: dict[str, Any], **fields: str) -> web.Response:
+    esc = functools.partial(html.escape, quote=True)
+    body = _template(template).substitute(
+        css_url=esc(asset_url("desk.css")),
+        reader_css_url=esc(asset_url("reader.css")),
+        js_url=esc(asset_url(template.replace(".html", ".js"))),
+        config=_json_script(config),
+        **{k: esc(v) for k, v in fields.items()},
+    )
+    response = page_response(request, body)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@routes.get("/desk/events/{event}")
+async def reporter_desk(request: web.Request) -> web.Response:
+    """The reporter desk: composer, offline-safe outbox, own recent updates and the live feed."""
+    loaded = await _event(request)
+    if loaded is None:
+        return not_found_page(request, "There is no event at this address.")
+    event, sessions = loaded
+    config = _config(event, sessions, readerUrl=f"/events/{event.id}")
+    return _page(request, "reporter.html", config, title=event.blog_title or event.title, event_title=event.title,
+                 reader_url=f"/events/{event.id}")  # fmt: skip
+
+
+@routes.get("/desk/events/{event}/days/{date}")
+async def editor_desk(request: web.Request) -> web.Response:
+    """The editor desk for one day: compile, edit, trace, save, publish, pin, and the day's sessions."""
+    loaded = await _event(request)
+    if loaded is None:
+        return not_found_page(request, "There is no event at this address.")
+    event, sessions = loaded
+    try:
+        day = dt.date.fromisoformat(request.match_info["date"])
+    except ValueError:
+        return not_found_page(request, "That is not a date (use YYYY-MM-DD).")
+    if day not in event.days:
+        return not_found_page(request, f"{event.title} does not run on {day}.")
+    post_url = f"/events/{event.id}/days/{day}/reflections"
+    config = _config(event, sessions, day=day.isoformat(), readerUrl=f"/events/{event.id}", postUrl=post_url)
+    label = f"{day:%A} {day.day} {day:%B %Y}"
+    return _page(request, "editor.html", config, title=event.blog_title or event.title, event_title=event.title,
+                 day=label, reader_url=f"/events/{event.id}", post_url=post_url)  # fmt: skip
+
+
+@routes.get("/desk/whoami")
+async def whoami(request: web.Request) -> web.Response:
+    """The signed-in token's name, role and events (401 without a valid bearer token); never the token."""
+    who = await require(request, Role.REPORTER)
+    body = {"name": who.name, "role": who.role.value, "events": sorted(who.events)}
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+@routes.post("/desk/events/{event}/preview")
+async def preview(request: web.Request) -> web.Response:
+    """Render an editor's Markdown as the published post would be, as JSON nodes for the desk to build."""
+    event_id = request.match_info["event"]
+    if not _SLUG.fullmatch(event_id):
+        raise NotFound("no such event")
+    await require(request, Role.EDITOR, event_id)
+    body = await read_json(request)
+    markdown = body.get("markdown") if isinstance(body, dict) else None
+    if not isinstance(markdown, str) or len(markdown) > MAX_PREVIEW_CHARS:
+        raise Invalid(f"markdown: a string of at most {MAX_PREVIEW_CHARS} characters", field="markdown")
+    return web.json_response({"nodes": html_tree(render_markdown(markdown))}, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,364 @@
+"""The reporter and editor desks in headless Chromium against real `python -m server` processes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from test_browser import Blog, make_blog, open_live
+
+from clients.demo import replay
+from clients.demo_day import DAY
+from clients.demo_day import EVENT_ID as DEMO_EVENT
+
+from browser import IMAGES, Api, Watch, chromium, new_page, screenshot, stage_photo
+from conftest import ADMIN, ADMIN_TOKEN, EVENT, LiveServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Route
+
+EVENT_ID = EVENT["id"]
+LONDON = dt.timezone(dt.timedelta(hours=1))  # BST, as Europe/London in October 2011
+#: The desk's clock: during the keynote (09:00) of the blog made by test_browser.make_blog.
+DURING_KEYNOTE = dt.datetime(2011, 10, 11, 9, 20, tzinfo=LONDON)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def token(api: Api, name: str, role: str, event: str = EVENT_ID) -> str:
+    created: dict[str, Any] = api.call("POST", "/api/tokens", {"name": name, "role": role, "events": [event]},
+                                       expect=201)  # fmt: skip
+    return str(created["token"])
+
+
+def open_desk(browser: Browser, url: str, secret: str, *, at: dt.datetime | None = DURING_KEYNOTE,
+              **options: Any) -> tuple[Page, Watch]:  # fmt: skip
+    """A desk page, its clock set to ``at`` (then running), signed in with ``secret`` through the form."""
+    from playwright.sync_api import expect
+
+    page, watch = new_page(browser, **options)
+    if at is not None:
+        page.clock.install(time=at)
+    page.goto(url)
+    page.get_by_label("Token").fill(secret)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#desk")).to_be_visible()
+    assert secret not in page.url
+    return page, watch
+
+
+def updates(api: Api, event: str = EVENT_ID) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = api.call("GET", f"/api/events/{event}/updates?limit=200", expect=200)["updates"]
+    return found
+
+
+def when(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_reporter_posts_edits_and_a_reader_sees_it(browser: Browser, blog: Blog) -> None:
+    from playwright.sync_api import expect
+
+    secret = token(blog.api, "Drew", "reporter")
+    other = blog.post("Doors open in Hall 1", session="keynote")  # posted by someone else (admin)
+    desk, watch = open_desk(browser, f"{blog.server.url}/desk/events/{EVENT_ID}", secret)
+    reader, reader_watch = open_live(browser, blog.url)
+    expect(desk.locator("#who")).to_have_text("Signed in as Drew (reporter)")
+    expect(desk.get_by_label("Session")).to_have_value("keynote")  # running at 09:20 in Europe/London
+    expect(desk.locator("#speakers option")).to_have_attribute("value", "Jos Creese")
+    expect(desk.locator("#status")).to_have_text("Live")
+    expect(desk.locator(f"#feed #u-{other['id']}")).to_be_visible()  # the live feed beside the composer
+
+    text = desk.get_by_role("textbox", name=re.compile("^Update"))
+    text.fill("Jos Creese: councils must be **digital by default**")
+    expect(desk.locator("#preview .update-text strong")).to_have_text("digital by default")  # live preview
+    desk.get_by_label("Key moment").check()
+    desk.locator("#extras summary").click()
+    desk.get_by_label("Quote").fill("Digital is how we run the council.")
+    desk.get_by_label("Speaker").fill("Jos Creese")
+    desk.get_by_label("Tags").fill("keynote, digital")
+    text.focus()
+    desk.keyboard.press("Control+Enter")
+    expect(text).to_have_value("")
+    expect(text).to_be_focused()
+    expect(desk.locator("#outbox-summary")).to_have_text("Nothing waiting to be sent.")
+
+    [posted] = [u for u in updates(blog.api) if u["author"]["name"] == "Drew"]
+    assert posted["session"] == "keynote" and posted["key"] is True and posted["tags"] == ["keynote", "digital"]
+    assert posted["quote"] == {"text": "Digital is how we run the council.", "speaker": "Jos Creese"}
+    assert abs(when(posted["happened_at"]) - DURING_KEYNOTE) < dt.timedelta(seconds=30)
+    box = reader.locator(f"#u-{posted['id']}")
+    expect(box.locator(".update-text strong")).to_have_text("digital by default", timeout=3_000)
+    expect(box.locator(".badge-key")).to_be_visible()
+    expect(desk.locator(f"#feed #u-{posted['id']}")).to_have_class(re.compile("is-mine"))
+
+    # Edit one's own update from "Your recent updates"; the reader sees the edit.
+    mine = desk.locator(f"#mine li[data-id='{posted['id']}']")
+    mine.get_by_role("button", name=re.compile("^Edit")).click()
+    desk.get_by_label("Edit the text").fill("Jos Creese: councils must be *digital by default*, corrected")
+    desk.get_by_role("button", name="Save").click()
+    expect(box.locator(".update-text em")).to_have_text("digital by default", timeout=3_000)
+    expect(mine).to_contain_text("corrected")
+
+    # A refused post (too long) stays in the outbox with the server's reason, and comes back for editing.
+    long_text = "word " * 2_001
+    text.fill(long_text)
+    expect(desk.locator("#text-count")).to_have_class(re.compile("over"))
+    desk.get_by_role("button", name="Post", exact=True).click()
+    refused = desk.locator("#outbox li[data-state='refused']")
+    expect(refused).to_have_count(1)
+    expect(refused.locator(".problem")).to_contain_text("text")
+    expect(refused.locator(".problem")).to_contain_text("10000")
+    expect(desk.locator("#outbox-summary")).to_have_text("1 refused.")
+    assert len(updates(blog.api)) == 2
+    desk.reload()  # the refused post survives a reload
+    expect(desk.locator("#outbox li[data-state='refused']")).to_have_count(1)
+    desk.locator("#outbox").get_by_role("button", name="Edit and post again").click()
+    expect(desk.get_by_role("textbox", name=re.compile("^Update"))).to_have_value(long_text.strip())
+    expect(desk.locator("#outbox li")).to_have_count(0)  # out of the outbox, back in the composer
+
+    # Delete from the desk (two steps, no dialog).
+    mine = desk.locator(f"#mine li[data-id='{posted['id']}']")
+    mine.get_by_role("button", name=re.compile("^Delete")).click()
+    mine.get_by_role("button", name=re.compile("^Confirm delete")).click()
+    expect(box).to_have_count(0, timeout=3_000)
+    expect(desk.locator("#mine-empty")).to_be_visible()
+    assert watch.problems() == [] and reader_watch.problems() == [] and watch.dialogs == []
+
+
+def test_offline_posts_survive_a_reload_and_arrive_once_in_order(browser: Browser, blog: Blog) -> None:
+    from playwright.sync_api import expect
+
+    secret = token(blog.api, "Howard", "reporter")
+    desk, watch = open_desk(browser, f"{blog.server.url}/desk/events/{EVENT_ID}", secret)
+    expect(desk.locator("#status")).to_have_text("Live")
+    desk.context.set_offline(True)
+    texts = ["Offline one: the panel sits down", "Offline two: Ann Brown speaks", "Offline three: questions"]
+    for n, line in enumerate(texts):
+        desk.get_by_role("textbox", name=re.compile("^Update")).fill(line)
+        desk.keyboard.press("Control+Enter")
+        expect(desk.locator("#outbox li[data-state='pending']")).to_have_count(n + 1)
+        desk.clock.run_for(61_000)  # a minute passes between posts
+    expect(desk.locator("#outbox-summary")).to_have_text("3 waiting to send (offline).")
+    kept = desk.evaluate(f"JSON.parse(localStorage.getItem('plenary.outbox.{EVENT_ID}'))")
+    assert [i["body"]["text"] for i in kept] == texts
+    assert all(secret not in str(i) for i in kept)
+    assert updates(blog.api) == []
+
+    # Back on the network but the API still unreachable; the first post gets through while its answer is lost.
+    lost: list[str] = []
+
+    def flaky(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+        elif not lost:
+            lost.append(route.request.headers["idempotency-key"])
+            route.fetch()  # the server stores it...
+            route.abort()  # ...and the desk never hears back
+        else:
+            route.abort()
+
+    desk.route("**/api/events/*/updates", flaky)
+    desk.context.set_offline(False)
+    desk.reload()
+    expect(desk.locator("#desk")).to_be_visible()  # still signed in: the token is kept for the tab
+    expect(desk.locator("#outbox li[data-state='pending']")).to_have_count(3)
+    desk.wait_for_function("() => document.querySelector('#outbox .hint')?.textContent.includes('retrying')")
+    assert len(updates(blog.api)) == 1 and lost
+    desk.unroute("**/api/events/*/updates")
+    desk.get_by_role("button", name="Send now").click()
+    expect(desk.locator("#outbox li[data-state='pending']")).to_have_count(0, timeout=10_000)
+    expect(desk.locator("#outbox li[data-state='sent']")).to_have_count(3)
+    desk.wait_for_timeout(500)  # nothing else goes out
+    arrived = updates(blog.api)
+    assert [u["text"] for u in arrived] == texts  # exactly three, none twice, in order
+    for update, item in zip(arrived, kept, strict=True):
+        assert when(update["happened_at"]) == when(item["body"]["happened_at"])  # when Post was pressed
+    stamps = [when(u["happened_at"]) for u in arrived]
+    assert stamps[1] - stamps[0] >= dt.timedelta(minutes=1) and stamps[2] - stamps[1] >= dt.timedelta(minutes=1)
+    assert desk.evaluate(f"localStorage.getItem('plenary.outbox.{EVENT_ID}')") == "[]"
+    expect(desk.locator("#mine li")).to_have_count(3)
+    assert watch.problems() == []
+
+
+def test_another_origin_cannot_post_with_the_desk_sign_in(browser: Browser, blog: Blog) -> None:
+    from playwright.sync_api import expect
+
+    secret = token(blog.api, "Drew", "reporter")
+    desk, _watch = open_desk(browser, f"{blog.server.url}/desk/events/{EVENT_ID}", secret)
+    assert desk.context.cookies() == []  # no ambient credential a cross-site request could carry
+    target = f"{blog.server.url}/api/events/{EVENT_ID}/updates"
+    evil_origin = blog.server.url.replace("127.0.0.1", "localhost")
+    attack = f"""<!doctype html><title>evil</title><form id="f" method="post" action="{target}"
+        enctype="text/plain"><input name='{{"text":"form post","x":"' value='"}}'></form><script>
+      window.result = (async () => {{
+        const out = {{ stolen: sessionStorage.length + localStorage.length }};
+        try {{
+          const r = await fetch("{target}", {{ method: "POST", credentials: "include",
+            headers: {{ "Content-Type": "application/json" }}, body: JSON.stringify({{ text: "cors post" }}) }});
+          out.cors = r.status;
+        }} catch (e) {{ out.cors = "refused"; }}
+        try {{
+          await fetch("{target}", {{ method: "POST", mode: "no-cors", credentials: "include",
+            body: JSON.stringify({{ text: "no-cors post" }}) }});
+          out.nocors = "sent blind";
+        }} catch (e) {{ out.nocors = "refused"; }}
+        return out;
+      }})();
+    </script>"""
+    evil = desk.context.new_page()
+    evil.route(f"{evil_origin}/attack", lambda route: route.fulfill(status=200, body=attack,
+                                                                    content_type="text/html"))  # fmt: skip
+    evil.goto(f"{evil_origin}/attack")
+    result = evil.evaluate("window.result")
+    assert result["stolen"] == 0  # another origin sees none of the desk's storage
+    assert result["cors"] in ("refused", 401)
+    with evil.expect_navigation():
+        evil.evaluate("document.getElementById('f').submit()")
+    assert "Unauthorized" in evil.content() or "Unsupported" in evil.content()
+    assert updates(blog.api) == []
+    # The desk itself still posts.
+    desk.get_by_role("textbox", name=re.compile("^Update")).fill("Still fine")
+    desk.keyboard.press("Control+Enter")
+    expect(desk.locator("#outbox li[data-state='sent']")).to_have_count(1)
+    assert [u["text"] for u in updates(blog.api)] == ["Still fine"]
+    assert secret not in blog.server.log.read_text(errors="replace")
+
+
+def test_editor_compiles_resolves_a_conflict_and_publishes(
+    browser: Browser, live_server_factory: Callable[..., LiveServer]
+) -> None:
+    from playwright.sync_api import expect
+
+    server = live_server_factory(PLENARY_RUN_WORKER="true")
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's event loop
+        pool.submit(asyncio.run, replay(server.url, ADMIN_TOKEN)).result(timeout=30)
+    admin = Api(server.url, ADMIN)
+    secret = token(admin, "Eda", "editor", DEMO_EVENT)
+    url = f"{server.url}/desk/events/{DEMO_EVENT}/days/{DAY}"
+    page, watch = open_desk(browser, url, secret, at=None)
+    status = page.locator("#post-status")
+    expect(status).to_contain_text("No draft")
+    page.get_by_role("button", name="Compile", exact=True).click()
+    expect(status).to_contain_text("Version 1", timeout=20_000)
+    expect(page.get_by_role("button", name="Recompile", exact=True)).to_be_visible()
+    expect(page.locator("#preview .traced").first).to_be_visible()
+
+    # Traceability: a paragraph shows the updates it came from; pin one of them from there.
+    block = page.locator("#preview .traced").first
+    ids = str(block.get_attribute("data-updates")).split()
+    block.click()
+    expect(page.locator("#sources-list .update")).to_have_count(len(ids))
+    page.locator("#sources-list").get_by_role("button", name=re.compile("^Pin")).first.click()
+    expect(page.locator("#pinned .update")).to_have_count(1)
+    expect(page.locator("#pinned .badge-pinned")).to_be_visible()
+    pinned = [u for u in updates(admin, DEMO_EVENT) if u["pinned"]]
+    assert len(pinned) == 1 and pinned[0]["id"] in ids
+    page.locator("#pinned").get_by_role("button", name=re.compile("^Unpin")).click()
+    expect(page.locator("#pinned")).to_contain_text("Nothing is pinned")
+
+    # Edit; meanwhile a second editor saves through the API; our save shows both versions.
+    editor = page.locator("#markdown")
+    mine = editor.input_value() + "\nEdited at the desk: the day in one line.\n"
+    editor.fill(mine)
+    expect(page.locator("#preview")).to_contain_text("Edited at the desk", timeout=3_000)
+    draft = admin.call("GET", f"/api/events/{DEMO_EVENT}/days/{DAY}/reflections", expect=200)
+    theirs = draft["markdown"] + "\nA second editor's line.\n"
+    admin.call("PUT", f"/api/events/{DEMO_EVENT}/days/{DAY}/reflections", {"markdown": theirs, "version": 1},
+               expect=200)  # fmt: skip
+    page.keyboard.press("Control+s")
+    conflict = page.locator("#conflict")
+    expect(conflict).to_be_visible()
+    expect(page.locator("#conflict-mine")).to_contain_text("Edited at the desk")
+    expect(page.locator("#conflict-theirs")).to_contain_text("A second editor's line")
+    assert admin.call("GET", f"/api/events/{DEMO_EVENT}/days/{DAY}/reflections")["markdown"] == theirs  # kept
+    page.set_viewport_size({"width": 1280, "height": 900})
+    screenshot(page, "desk-editor-conflict.png")
+    page.get_by_role("button", name="Keep mine (save over version 2)").click()
+    expect(conflict).to_be_hidden()
+    expect(status).to_contain_text("Version 3")
+    saved = admin.call("GET", f"/api/events/{DEMO_EVENT}/days/{DAY}/reflections")
+    assert "Edited at the desk" in saved["markdown"] and "second editor" not in saved["markdown"]
+
+    # Recompiling over an edited draft asks first.
+    page.get_by_role("button", name="Recompile", exact=True).click()
+    expect(page.locator("#replace-confirm")).to_be_visible()
+    page.get_by_role("button", name="Keep the edits").click()
+    expect(page.locator("#replace-confirm")).to_be_hidden()
+
+    # The day's sessions: add, edit, delete.
+    page.get_by_role("button", name="Add a session").click()
+    page.locator("#s-id").fill("wrap-up")
+    page.locator("#s-title").fill("Wrap-up")
+    page.get_by_label("Starts").fill("17:00")
+    page.get_by_label("Speakers").fill("Eda Editor, Host, Plenary")
+    page.get_by_role("button", name="Save the session").click()
+    item = page.locator("#sessions-list li[data-id='wrap-up']")
+    expect(item).to_contain_text("17:00")
+    session = admin.call("GET", f"/api/events/{DEMO_EVENT}/sessions?day={DAY}")["sessions"]
+    added = next(s for s in session if s["id"] == "wrap-up")
+    assert added["starts_at"].startswith(f"{DAY}T16:00:00") or added["starts_at"].startswith(f"{DAY}T17:00:00+01")
+    assert added["speakers"] == [{"name": "Eda Editor", "role": "Host", "organisation": "Plenary"}]
+    item.get_by_role("button", name=re.compile("^Edit")).click()
+    page.locator("#s-title").fill("Wrap-up and thanks")
+    page.get_by_role("button", name="Save the session").click()
+    expect(item).to_contain_text("Wrap-up and thanks")
+    item.get_by_role("button", name=re.compile("^Delete")).click()
+    item.get_by_role("button", name=re.compile("^Confirm delete")).click()
+    expect(item).to_have_count(0)
+
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "desk-editor-desktop.png")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    expect(status).to_contain_text("published")
+    link = page.get_by_role("link", name="Open the public page")
+    expect(link).to_have_attribute("href", f"/events/{DEMO_EVENT}/days/{DAY}/reflections")
+
+    reader, reader_watch = open_live(browser, f"{server.url}/events/{DEMO_EVENT}")
+    post_path = f"/events/{DEMO_EVENT}/days/{DAY}/reflections"
+    expect(reader.locator(".reflections-links a")).to_have_attribute("href", post_path)
+    phone, _ = open_desk(browser, url, secret, at=None, width=390, height=844)
+    expect(phone.locator("#post-status")).to_contain_text("published")
+    screenshot(phone, "desk-editor-phone.png", full_page=False)
+    assert watch.problems() == [] and reader_watch.problems() == []
+
+
+def test_screenshots_of_the_reporter_desk(browser: Browser, blog: Blog) -> None:
+    from playwright.sync_api import expect
+
+    secret = token(blog.api, "Drew", "reporter")
+    blog.post("Good morning from **the NEC**: day two of SOCITM 2011 starts at nine.")
+    blog.post("Jos Creese opens: councils must be *digital by default*.", session="keynote", key=True)
+    image = {"url": f"{IMAGES}/hall.png", "caption": "Hall 1 before the keynote", "alt": "A lit stage"}
+    blog.post("A full hall for the keynote.", session="keynote", image=image)
+    images = {"/hall.png": stage_photo()}
+    for name, width, height in (("desk-reporter-desktop.png", 1280, 900), ("desk-reporter-phone.png", 390, 844)):
+        page, watch = open_desk(browser, f"{blog.server.url}/desk/events/{EVENT_ID}", secret, width=width,
+                                height=height, images=images)  # fmt: skip
+        expect(page.locator("#status")).to_have_text("Live")
+        composer = page.get_by_role("textbox", name=re.compile("^Update"))
+        composer.fill("Ann Brown: shared services saved Brent **£1.2m** in the first year.")
+        page.get_by_label("Key moment").check()
+        page.evaluate(f"localStorage.setItem('plenary.outbox.{EVENT_ID}', JSON.stringify([{{key: 'k1', author: 'Drew',"
+                      " state: 'refused', problem: 'text: String should have at most 10000 characters',"
+                      " body: {text: 'A very long draft…', happened_at: '2011-10-11T08:15:00Z'}}]))")  # fmt: skip
+        page.evaluate("window.dispatchEvent(new StorageEvent('storage', {key: 'plenary.outbox.socitm-2011'}))")
+        expect(page.locator("#outbox li[data-state='refused']")).to_have_count(1)
+        page.wait_for_function("[...document.images].every((i) => i.complete && i.naturalWidth > 0)")
+        screenshot(page, name, full_page=width < 600)
+        assert watch.problems() == []
+        page.context.close()
+
+
+@pytest.fixture
+def blog(live_server: LiveServer) -> Blog:
+    return make_blog(live_server)
