@@ -592,3 +592,37 @@ async def atom(request: web.Request) -> web.Response:
         charset="utf-8",
         headers={"Cache-Control": "no-cache", "Content-Security-Policy": "default-src 'none'; sandbox"},
     )
+
+
+@routes.get("/events/{event}/days/{date}/reflections")
+async def reflections_page(request: web.Request) -> web.Response:
+    """The published reflections post of one day, with BlogPosting JSON-LD; 404 before publishing."""
+    loaded = await _load(request)
+    if loaded is None:
+        return _not_found(request, "There is no such event.")
+    event, _sessions = loaded
+    try:
+        day = dt.date.fromisoformat(request.match_info["date"])
+    except ValueError:
+        return _not_found(request, "That is not a date (YYYY-MM-DD).")
+    published = await Reflections(request.app[STORE]).published(event.id, day) if day in event.days else None
+    if published is None:
+        return _not_found(request, f"The reflections for {_day_label(day)} are not published yet.")
+    canonical = f"{_base_url(request)}/events/{event.id}/days/{day.isoformat()}/reflections"
+    moment = _parse_time(published["published_at"])
+    jsonld = {**published["jsonld"], "datePublished": moment.isoformat(), "url": canonical}
+    title = str(published["title"] or f"Reflections, {_day_label(day)}")
+    body = _template("post.html").substitute(
+        title=_esc(title),
+        description=_esc(f"{event.title}: the reflections post of {_day_label(day)}."),
+        canonical=_esc(canonical),
+        css_url=_esc(asset_url("reader.css")),
+        jsonld=_json_script(jsonld),
+        event_id=_esc(event.id),
+        event_title=_esc(event.title),
+        venue=_esc(event.venue or ""),
+        day_label=_esc(_day_label(day)),
+        published=_esc(moment.astimezone(event.zone).strftime("%-d %B %Y, %H:%M")),
+        body=str(published["html"]),  # sanitised by nh3 when it was rendered
+    )
+    return page_response(request, body)

@@ -4,6 +4,7 @@ edited with optimistic concurrency, recompiled, published and broadcast."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -82,6 +83,19 @@ async def test_editor_compiles_edits_and_publishes(live_server_factory: Callable
         post = await public.json()
         assert post["status"] == "published" and post["title"] == recompiled["title"]
         assert "markdown" not in post or post.get("markdown") is None
+
+    page_url = server.url + f"/events/{EVENT_ID}/days/{DAY}/reflections"
+    async with http.get(page_url) as page:
+        assert page.status == 200
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+        html = await page.text()
+    assert recompiled["title"].split(":")[0] in html and "Posted by Drew &amp; Howard" in html
+    assert "<script>" not in html and "alert(1)" not in html
+    ld = json.loads(html.split('<script type="application/ld+json">')[1].split("</script>")[0])
+    assert ld["@type"] == "BlogPosting" and ld["datePublished"] and ld["url"] == page_url
+    assert {a["name"] for a in ld["author"]} == {"Drew", "Howard"}
+    async with http.get(server.url + f"/events/{EVENT_ID}") as reader:
+        assert f"/events/{EVENT_ID}/days/{DAY}/reflections" in await reader.text()
 
     store = await RedisStore.open(store_url, prefix=prefix)
     try:
