@@ -16,10 +16,9 @@ from aiohttp import web
 
 from server.auth import require
 from server.errors import Invalid, NotFound
-from server.keys import STORE
 from server.middleware import read_json
 from server.models import SLUG_PATTERN, Event, Role, Session
-from server.pages import asset_url, not_found_page, page_response
+from server.pages import asset_url, load_event, not_found_page, page_response
 from server.render import render_markdown
 
 __all__ = ["html_tree", "routes"]
@@ -111,18 +110,6 @@ def _session_json(session: Session) -> dict[str, Any]:
     }
 
 
-async def _event(request: web.Request) -> tuple[Event, list[Session]] | None:
-    event_id = request.match_info["event"]
-    if not _SLUG.fullmatch(event_id):
-        return None
-    store = request.app[STORE]
-    try:
-        event = await store.get_event(event_id)
-    except NotFound:
-        return None
-    return event, await store.list_sessions(event_id)
-
-
 def _config(event: Event, sessions: list[Session], **extra: object) -> dict[str, Any]:
     return {
         "event": event.id,
@@ -154,7 +141,7 @@ def _page(request: web.Request, template: str, config: dict[str, Any], **fields:
 @routes.get("/desk/events/{event}")
 async def reporter_desk(request: web.Request) -> web.Response:
     """The reporter desk: composer, offline-safe outbox, own recent updates and the live feed."""
-    loaded = await _event(request)
+    loaded = await load_event(request)
     if loaded is None:
         return not_found_page(request, "There is no event at this address.")
     event, sessions = loaded
@@ -166,7 +153,7 @@ async def reporter_desk(request: web.Request) -> web.Response:
 @routes.get("/desk/events/{event}/days/{date}")
 async def editor_desk(request: web.Request) -> web.Response:
     """The editor desk for one day: compile, edit, trace, save, publish, pin, and the day's sessions."""
-    loaded = await _event(request)
+    loaded = await load_event(request)
     if loaded is None:
         return not_found_page(request, "There is no event at this address.")
     event, sessions = loaded

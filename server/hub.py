@@ -1,17 +1,22 @@
 """Fan-out in this process: one pub/sub connection, followers per event, reconnect and backfill.
 
-Frame writing (measured, not guessed): a message is decoded once and each wire form (WebSocket JSON text
-frame, WebSocket msgpack binary frame, SSE event, SSE event inside an HTTP/1.1 chunk) is built at most once,
-on first use, complete with its WebSocket header or chunk header. The same ``bytes`` object is then handed
-to ``transport.write()`` of every live reader of that format, synchronously, in the hub's pub/sub reader
-task: no per-reader task wakes up and nothing is encoded per reader. WebSockets are served by aiohttp (the
-app's server; one port, one middleware stack) with ``compress=False``, so aiohttp's own writes (pings,
-close) are whole frames written synchronously and never interleave inside ours. A rough measurement on this
-2-core machine (2,000 local readers, 200 messages of ~400 bytes, uvloop, server loop time only; reader
-sockets drained by a thread of the same process, so absolute figures are low): aiohttp
-``await ws.send_str()`` per reader 69,000 deliveries/s, ``websockets.broadcast()`` 68,000/s (it still
-builds a frame per connection), one pre-built frame written to each aiohttp transport 91,000/s. We keep
-aiohttp and write pre-built frames; ``issues show 5`` will push this further.
+Frame writing (measured with `plenary bench`, see docs/performance.md): a message is decoded once and each
+wire form (WebSocket JSON text frame, WebSocket msgpack binary frame, SSE event, SSE event inside an HTTP/1.1
+chunk) is built at most once, on first use, complete with its WebSocket header or chunk header. The same
+``bytes`` object is then handed to ``transport.write()`` of every live reader of that format, synchronously,
+in the hub's pub/sub reader task: no per-reader task wakes up and nothing is encoded per reader. Profiling a
+saturated run shows ~90% of the hub's time inside those ``write()`` calls (one send() per reader), so the
+cost that is left is one system call per reader per dispatch. Hence batching: pub/sub messages of one
+channel that have already arrived together (the hub fell behind) are dispatched as one batch, their frames
+joined once per group and written with one call per reader (N = 5,000, one core: 105,000 -> 187,000
+deliveries/s). A lone message is never delayed to wait for company. WebSockets are served by aiohttp (the
+app's server; one port, one middleware stack) with ``compress=False`` and ``autoping=False``: the hub's
+housekeeping writes one shared ping frame to every live WebSocket reader every ``keepalive_seconds`` and
+drops a reader that has not answered the previous one (aiohttp's per-connection heartbeat timers cost
+~0.8 KiB per reader). aiohttp's own writes (pongs, close) are whole frames written synchronously, so they
+never interleave inside ours. An earlier measurement (2,000 readers, 200 messages): ``await ws.send_str()``
+per reader 69,000 deliveries/s, ``websockets.broadcast()`` 68,000/s (it still builds a frame per
+connection), one pre-built frame written to each aiohttp transport 91,000/s.
 
 Slow readers: a reader whose transport write buffer passes ``reader_buffer_bytes`` is cut (WebSocket close
 4008 "slow reader: reconnect with after"; SSE: the response is closed and EventSource resumes with

@@ -398,7 +398,8 @@ def _reflections_links(event: Event, days: list[tuple[dt.date, str]]) -> str:
     )
 
 
-async def _load(request: web.Request) -> tuple[Event, dict[str, Session]] | None:
+async def load_event(request: web.Request) -> tuple[Event, list[Session]] | None:
+    """The event named in the path with its sessions in start order, or None when there is no such event."""
     event_id = request.match_info["event"]
     if not _SLUG.fullmatch(event_id):
         return None
@@ -407,8 +408,12 @@ async def _load(request: web.Request) -> tuple[Event, dict[str, Session]] | None
         event = await store.get_event(event_id)
     except NotFound:
         return None
-    sessions = {s.id: s for s in await store.list_sessions(event_id)}
-    return event, sessions
+    return event, await store.list_sessions(event_id)
+
+
+async def _load(request: web.Request) -> tuple[Event, dict[str, Session]] | None:
+    loaded = await load_event(request)
+    return None if loaded is None else (loaded[0], {s.id: s for s in loaded[1]})
 
 
 def _session_options(ctx: PageContext, chosen: str | None) -> str:
