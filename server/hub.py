@@ -27,6 +27,7 @@ is bounded by the limit plus one frame.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import random
@@ -255,6 +256,20 @@ class _Channel:
         self.sessions: OrderedDict[str, str] = OrderedDict()
         self.sync_task: asyncio.Task[None] | None = None
         self.idle_ticks = 0
+        # the last messages dispatched, in seq order and without a gap: resuming readers are served from here
+        self.recent: list[Message] = []
+
+    def remember(self, messages: list[Message], limit: int) -> None:
+        """Keep dispatched messages for resuming readers; a resync (a gap) forgets the older ones."""
+        if limit <= 0:
+            return
+        for message in messages:
+            if message.is_resync:
+                self.recent.clear()
+            else:
+                self.recent.append(message)
+        if len(self.recent) > 2 * limit:  # trim in steps, not per message
+            del self.recent[:-limit]
 
     def size(self) -> int:
         return len(self.joining) + sum(len(group) for group in self.groups.values())
@@ -282,8 +297,9 @@ class Hub:
 
     def __init__(self, store: RedisStore, *, buffer_messages: int = 256, buffer_bytes: int = 1 << 20,
                  keepalive_seconds: float = 20.0, max_per_address: int = 20_000, ready_timeout: float = 5.0,
-                 batch: int = 500) -> None:  # fmt: skip
+                 batch: int = 500, recent_messages: int = 1000) -> None:  # fmt: skip
         self.store = store
+        self.recent_messages = recent_messages
         self.buffer_messages = buffer_messages
         self.buffer_bytes = buffer_bytes
         self.keepalive_seconds = keepalive_seconds
@@ -410,6 +426,8 @@ class Hub:
         cursor = after
         if after is not None:
             reader.last_key, reader.last_seq = codec.seq_key(after), after
+            if self._resume_from_memory(reader):
+                return
         while True:
             if cursor is not None:
                 try:
@@ -438,6 +456,31 @@ class Hub:
                 return
             self._go_live(channel, reader)
             return
+
+    def _resume_from_memory(self, reader: Reader) -> bool:
+        """Send what follows the reader's ``after`` from the channel's recent messages and make it live, in one
+        event-loop step; False (nothing sent) when they do not reach back that far, or the channel is syncing.
+
+        Every message the channel dispatched after its oldest recent one is in ``recent`` (a resync clears
+        it), so when that oldest one is not after ``after``, ``recent`` holds every message after ``after``
+        dispatched so far, and the kept list what came since the join: no log read is needed. The frames are
+        the ones live readers got (built once), joined and written with one call: a storm of resuming readers
+        costs one write each instead of a log read and an encoding per message per reader.
+        """
+        channel = self._channels.get(reader.event)
+        if channel is None or channel.syncing or reader not in channel.joining:
+            return False
+        recent = channel.recent
+        if not recent or recent[0].key > reader.last_key or reader.last_key > channel.last_key:
+            return False
+        start = bisect.bisect_right(recent, reader.last_key, key=lambda m: m.key)
+        frames = [m.frame(reader.fmt) for m in recent[start:] if reader.accepts(m)]
+        if start < len(recent):
+            reader.last_key, reader.last_seq = recent[-1].key, recent[-1].seq
+        if frames:
+            reader.transport.write(b"".join(frames))
+        self._go_live(channel, reader)
+        return True
 
     def _go_live(self, channel: _Channel, reader: Reader) -> None:
         """Send the kept messages after the reader's last seq and make it live, in one event-loop step."""
@@ -536,6 +579,7 @@ class Hub:
             fresh.append((message, channel.remember_session(message)))
         if not fresh:
             return
+        channel.remember([m for m, _old in fresh], self.recent_messages)
         promote: list[Reader] = []
         if channel.joining:
             limit = self.buffer_messages
@@ -783,6 +827,7 @@ async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
         keepalive_seconds=settings.keepalive_seconds,
         max_per_address=settings.max_connections_per_address,
         ready_timeout=max(2 * settings.redis_timeout, 2.0),
+        recent_messages=settings.resume_cache_messages,
     )
     app[HUB] = hub
     await hub.start()

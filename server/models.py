@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, NewType
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -17,11 +17,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-EventId = NewType("EventId", str)
-SessionId = NewType("SessionId", str)
-UpdateId = NewType("UpdateId", str)
-Seq = NewType("Seq", str)
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 MAX_TEXT = 10_000
@@ -68,14 +63,6 @@ class Role(StrEnum):
     ADMIN = "admin"
     EDITOR = "editor"
     REPORTER = "reporter"
-
-
-class EntryType(StrEnum):
-    UPDATE = "update"
-    EDIT = "edit"
-    DELETE = "delete"
-    SESSION = "session"
-    REFLECTIONS = "reflections"
 
 
 class SessionKind(StrEnum):

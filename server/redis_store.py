@@ -18,7 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from server import codec
 from server.errors import Conflict, NotFound, SeqExpired, StoreUnavailable
 from server.models import Event, Session, TokenInfo
-from server.store import Entry, Keys, lex_member, pad_seq
+from server.store import Entry, Keys, pad_seq
 
 logger = logging.getLogger(__name__)
 
@@ -255,11 +255,6 @@ class RedisStore:
         else:
             self.durability = Durability.WAITAOF
         return self.durability
-
-    async def server_version(self) -> str:
-        with _guard():
-            info = await self.client.info("server")
-        return str(info.get("valkey_version") or info.get("redis_version", "?"))
 
     async def run_write(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run one write script; when the store does not fsync each write, wait for the fsync (WAITAOF)
@@ -664,7 +659,7 @@ class RedisStore:
         return {p: int(raw[p.encode()]) for p, flag in zip(processes, alive, strict=True) if flag is not None}
 
 
-__all__ = ["Created", "Durability", "RedisStore", "lex_member"]
+__all__ = ["Created", "Durability", "RedisStore"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,13 @@
-"""The Store seam: log entries, the Store protocol, and every Redis key name (one function per key)."""
+"""Log entries and every Redis key name (one function per key), shared by the store and its readers."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from server.errors import SeqExpired
-
-__all__ = ["Entry", "Keys", "SeqExpired", "Store", "lex_member", "pad_seq"]
+__all__ = ["Entry", "Keys", "pad_seq"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +27,6 @@ def pad_seq(seq: str) -> str:
     """Fixed-width form of a seq, so that lexicographic order is log order (matches the Lua scripts)."""
     ms, _, n = seq.partition("-")
     return f"{int(ms):015d}-{int(n or 0):010d}"
-
-
-def lex_member(seq: str, update_id: str) -> str:
-    """Member of an update in the listing indexes: padded creation seq, then the id."""
-    return f"{pad_seq(seq)}|{update_id}"
 
 
 class Keys:
@@ -97,21 +90,3 @@ class Keys:
     def readers(self, event: str) -> str:
         """Hash: process id -> live reader count, each field refreshed by its process."""
         return f"{self.prefix}:ev:{event}:readers"
-
-
-class Store(Protocol):
-    """The only door to Redis used by the feeds: append-only logs and their pub/sub fan-out."""
-
-    keys: Keys
-
-    async def read_after(self, event: str, after: str | None, *, limit: int = 500) -> list[Entry]:
-        """Entries after ``after`` in seq order (from the start when None).
-
-        Raises:
-            SeqExpired: ``after`` is older than the oldest entry the log still holds.
-        """
-        ...
-
-    async def last_seq(self, event: str) -> str | None:
-        """Seq of the newest entry, or None for an empty log."""
-        ...
