@@ -25,7 +25,8 @@ def count(app: web.Application, name: str, amount: int = 1) -> None:
 
 def render(app: web.Application) -> str:
     """Every counter and gauge of this process, in the Prometheus text format."""
-    values: dict[str, int] = dict(app[COUNTERS])
+    counters: Counter[str] = app[COUNTERS]
+    values = dict(counters.items())
     if HUB in app:
         hub = app[HUB]
         values["plenary_feed_readers"] = sum(hub.counts().values())
