@@ -48,7 +48,7 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         durability = Durability.WAITAOF
         store.durability = durability
     if durability is Durability.NONE:
-        message = "the store has appendonly off: acknowledged updates could be lost"
+        message = f"{store.durability_problem}: acknowledged updates could be lost"
         if settings.require_durable_store:
             await store.aclose()
             raise UnsafeStore(message + " (turn AOF on, or set require_durable_store = false)")

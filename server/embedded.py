@@ -59,8 +59,16 @@ class EmbeddedValkey:
     also when this process dies unexpectedly (parent-death signal), so it never outlives its owner.
     """
 
-    def __init__(self, data_dir: Path, *, start_timeout: float = 10.0, extra_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        start_timeout: float = 10.0,
+        extra_args: Sequence[str] = (),
+        binary: Path | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.binary = binary  # another Redis-compatible server (tests run Debian's redis-server this way)
         self.extra_args = list(extra_args)  # later options win: tests use this to weaken durability
         self.socket_path = self.data_dir / SOCKET_NAME
         self.start_timeout = start_timeout
@@ -85,7 +93,7 @@ class EmbeddedValkey:
             raise RuntimeError(f"an embedded store is already running in {self.data_dir}")
         self.socket_path.unlink(missing_ok=True)
         args = [
-            str(binary_path()),
+            str(self.binary or binary_path()),
             "--port", "0",
             "--unixsocket", str(self.socket_path),
             "--unixsocketperm", "700",

@@ -186,6 +186,7 @@ class RedisStore:
         self.url = url
         self.keys = keys
         self.durability = Durability.FSYNC_ALWAYS
+        self.durability_problem = ""
         self.waitaof_timeout_ms = waitaof_timeout_ms
         self.log_max_entries = log_max_entries
         self.idempotency_seconds = idempotency_seconds
@@ -240,21 +241,39 @@ class RedisStore:
     async def check_durability(self) -> Durability:
         """Find how acknowledged writes reach the disk, and remember it for later writes.
 
-        A store whose CONFIG command is disabled is assumed to have AOF, and WAITAOF tells at each write.
+        AOF with ``appendfsync always``: every reply means fsynced. AOF with a lazier fsync: WAITAOF after each
+        write, if the store has it (Redis 7.2+, Valkey); without it, writes could be lost (NONE). A store whose
+        CONFIG command is disabled is assumed to have AOF, and WAITAOF tells at each write.
+        ``durability_problem`` says why when the answer is NONE.
         """
+        self.durability_problem = ""
         with _guard():
             try:
                 config = await self.client.config_get("append*")
             except ResponseError:
                 self.durability = Durability.WAITAOF
                 return self.durability
-        if config.get("appendonly") != "yes":
-            self.durability = Durability.NONE
-        elif config.get("appendfsync") == "always":
-            self.durability = Durability.FSYNC_ALWAYS
-        else:
-            self.durability = Durability.WAITAOF
+            if config.get("appendonly") != "yes":
+                self.durability = Durability.NONE
+                self.durability_problem = "the store has appendonly off"
+            elif config.get("appendfsync") == "always":
+                self.durability = Durability.FSYNC_ALWAYS
+            elif await self._has_waitaof():
+                self.durability = Durability.WAITAOF
+            else:
+                self.durability = Durability.NONE
+                self.durability_problem = (
+                    f"the store fsyncs its AOF only {config.get('appendfsync')!r} and has no WAITAOF (Redis < 7.2); "
+                    "set appendfsync always"
+                )
         return self.durability
+
+    async def _has_waitaof(self) -> bool:
+        try:
+            await self.client.execute_command("WAITAOF", 0, 0, 1)
+        except ResponseError:
+            return False
+        return True
 
     async def run_write(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run one write script; when the store does not fsync each write, wait for the fsync (WAITAOF)
