@@ -11,9 +11,10 @@ import pytest
 from aiohttp import web
 
 from config.settings import Settings
-from conftest import ADMIN, EVENT
 from server.app import UnsafeStore, create_app
 from server.embedded import EmbeddedValkey
+
+from conftest import ADMIN, EVENT
 
 DEBIAN_BINARY = Path("/usr/bin/redis-check-rdb")
 AT = "2011-10-11T10:00:00+01:00"
