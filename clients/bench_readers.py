@@ -1,0 +1,373 @@
+"""Cheap bench readers: hand-made WebSocket/SSE upgrades on asyncio Protocols, run in generator processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any, Final, cast
+
+from clients.bench_stats import MARK, SEQ, Check, SeqChecker
+
+MSGPACK_PROTOCOL: Final = "plenary.msgpack"
+_LINGER_RST: Final = struct.pack("ii", 1, 0)  # close with RST: no TIME_WAIT left on the loopback ports
+_MP_SEQ: Final = b"\xa3seq"
+
+
+def raise_nofile(want: int = 1 << 20) -> int:
+    """Raise this process's open-file limit as far as the hard limit allows; return the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if target > soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def upgrade_request(feed: str, host: str, port: int, path: str) -> bytes:
+    """The HTTP/1.1 request that opens a feed: a WebSocket upgrade, or a GET of the SSE stream."""
+    if feed == "sse":
+        return (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n").encode()
+    protocol = f"Sec-WebSocket-Protocol: {MSGPACK_PROTOCOL}\r\n" if feed == "msgpack" else ""
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: cGxlbmFyeWJlbmNoa2V5IQ==\r\nSec-WebSocket-Version: 13\r\n{protocol}\r\n"
+    ).encode()
+
+
+def pong_frame(payload: bytes) -> bytes:
+    """A masked (client) pong with an all-zero mask, so the payload goes as it is."""
+    return struct.pack("!BB", 0x8A, 0x80 | len(payload)) + b"\0\0\0\0" + payload
+
+
+class FeedReader(asyncio.Protocol):
+    """One feed connection that counts frames and bytes without decoding them.
+
+    WebSocket: frame headers are parsed to count data frames (payloads skipped unless ``track``), pings are
+    answered, a close frame's code is kept. SSE: events are counted by their ``data:`` line. With ``track``,
+    each message's post number and seq feed a SeqChecker (used by the resume storm).
+    """
+
+    def __init__(self, stats: Stats, feed: str, request: bytes, *, track: bool) -> None:
+        self.stats = stats
+        self.feed = feed
+        self.request = request
+        self.track = track
+        self.checker: SeqChecker | None = SeqChecker() if track else None
+        self.transport: asyncio.Transport | None = None
+        self.upgraded = False
+        self.opened: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.closed = False
+        self.close_code = 0
+        self._head = b""
+        self._buf = bytearray()  # an unfinished frame header (or whole frame when its payload is needed)
+        self._need = 0  # bytes _buf must hold before parsing goes on
+        self._skip = 0  # payload bytes of the current frame still to skip
+        self._tail = b""  # SSE: the end of the last chunk, so a marker split in two is still found
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+        self.transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.upgraded:
+            self.stats.open -= 1
+        self.stats.closed += 1
+        if not self.opened.done():
+            self.opened.set_result(False)
+
+    def data_received(self, data: bytes) -> None:
+        self.stats.bytes += len(data)
+        if not self.upgraded:
+            data = self._head + data
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                self._head = data
+                return
+            status = data[: data.find(b"\r\n")]
+            ok = b" 101 " in status if self.feed != "sse" else b" 200 " in status
+            if not ok:
+                self.stats.refused += 1
+                self.opened.set_result(False)
+                assert self.transport is not None
+                self.transport.abort()
+                return
+            self.upgraded = True
+            self.stats.open += 1
+            self.opened.set_result(True)
+            data = data[end + 4 :]
+            self._head = b""
+            if not data:
+                return
+        if self.feed == "sse":
+            self._sse(data)
+        else:
+            self._ws(data)
+
+    def _sse(self, data: bytes) -> None:
+        joined = self._tail + data
+        n = joined.count(b"\ndata: ")
+        self.stats.frames += n
+        if self.checker is not None and n:
+            for match in MARK.finditer(joined):
+                seq = SEQ.search(joined, match.end())
+                if seq:
+                    self.checker.observe(int(match[1]), f"{int(seq[1])}-{int(seq[2])}")
+        self._tail = joined[-8:]
+
+    def _ws(self, data: bytes) -> None:
+        if self._skip:
+            if len(data) <= self._skip:
+                self._skip -= len(data)
+                return
+            data = data[self._skip :]
+            self._skip = 0
+        if self._buf:
+            self._buf += data
+            if len(self._buf) < self._need:  # wait for the whole header or frame: no quadratic re-parsing
+                return
+            data, self._buf = bytes(self._buf), bytearray()
+        pos, end = 0, len(data)
+        frames = 0
+        while pos < end:
+            b0, length, head = data[pos], 0, 2
+            if end - pos >= 2:
+                length = data[pos + 1] & 0x7F
+                if length == 126:
+                    head = 4
+                elif length == 127:
+                    head = 10
+            if end - pos < head:
+                self._buf, self._need = bytearray(data[pos:]), head
+                break
+            if head == 4:
+                length = (data[pos + 2] << 8) | data[pos + 3]
+            elif head == 10:
+                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+            opcode = b0 & 0x0F
+            start = pos + head
+            if opcode in (1, 2):
+                frames += 1
+                if self.checker is None:
+                    if start + length > end:
+                        self._skip = start + length - end
+                        break
+                    pos = start + length
+                    continue
+            if start + length > end:  # control frames, and tracked data frames, are read whole
+                self._buf, self._need = bytearray(data[pos:]), head + length
+                if opcode in (1, 2):
+                    frames -= 1
+                break
+            payload = data[start : start + length]
+            pos = start + length
+            if opcode in (1, 2):
+                self._message(payload)
+            elif opcode == 0x9:
+                assert self.transport is not None
+                self.transport.write(pong_frame(payload))
+            elif opcode == 0x8:
+                self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                self.stats.codes[self.close_code] = self.stats.codes.get(self.close_code, 0) + 1
+        self.stats.frames += frames
+
+    def _message(self, payload: bytes) -> None:
+        if self.checker is None:
+            return
+        match = MARK.search(payload)
+        if match is None:
+            return
+        if self.feed == "msgpack":
+            at = payload.find(_MP_SEQ)
+            if at < 0:
+                return
+            size = payload[at + 4] & 0x1F  # fixstr header
+            seq = payload[at + 5 : at + 5 + size].decode()
+        else:
+            found = SEQ.search(payload)
+            if found is None:
+                return
+            seq = f"{int(found[1])}-{int(found[2])}"
+        self.checker.observe(int(match[1]), seq)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.abort()
+
+
+@dataclass
+class Stats:
+    """Counters shared by every reader of one generator process."""
+
+    frames: int = 0
+    bytes: int = 0
+    open: int = 0
+    closed: int = 0
+    refused: int = 0
+    codes: dict[int, int] = field(default_factory=dict)
+
+
+class Generator:
+    """The readers of one generator process, driven by commands from the bench's main process."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.stats = Stats()
+        self.readers: list[FeedReader] = []
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.feed = "json"
+        self.path = ""
+
+    async def _open(self, path: str, source: str, track: bool, checker: SeqChecker | None = None) -> FeedReader | None:
+        loop = asyncio.get_running_loop()
+        request = upgrade_request(self.feed, self.host, self.port, path)
+        reader = FeedReader(self.stats, self.feed, request, track=track)
+        if checker is not None:
+            reader.checker = checker
+        for attempt in range(5):
+            try:
+                await loop.create_connection(lambda: reader, self.host, self.port, local_addr=(source, 0))
+                break
+            except OSError:
+                await asyncio.sleep(0.05 * (attempt + 1))
+        else:
+            return None
+        try:
+            async with asyncio.timeout(30):
+                ok = await reader.opened
+        except TimeoutError:
+            ok = False
+        if not ok:
+            reader.close()
+            return None
+        return reader
+
+    async def connect(self, n: int, host: str, port: int, path: str, feed: str, track: bool, concurrency: int,
+                      sources: int) -> dict[str, Any]:  # fmt: skip
+        """Open ``n`` readers, at most ``concurrency`` upgrades in flight, each from one of ``sources`` loopback
+        addresses (127.0.x.y: this spreads the client ports and the server's per-address limit)."""
+        self.host, self.port, self.feed, self.path = host, port, feed, path
+        started = time.monotonic()
+        slots = asyncio.Semaphore(concurrency)
+        failed = 0
+
+        async def one(i: int) -> None:
+            nonlocal failed
+            source = _source(self.index, i, sources)
+            async with slots:
+                reader = await self._open(path, source, track)
+            if reader is None:
+                failed += 1
+            else:
+                self.readers.append(reader)
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+        return {"connected": len(self.readers), "failed": failed, "seconds": time.monotonic() - started}
+
+    def counts(self) -> dict[str, Any]:
+        t = os.times()
+        return {"frames": self.stats.frames, "bytes": self.stats.bytes, "open": self.stats.open,
+                "closed": self.stats.closed, "codes": dict(self.stats.codes), "cpu": t.user + t.system,
+                "time": time.monotonic()}  # fmt: skip
+
+    async def storm(self, concurrency: int, sources: int) -> dict[str, Any]:
+        """Drop every reader at once, then reconnect each with ``after`` = the last seq it received."""
+        old = self.readers
+        for reader in old:
+            reader.close()
+        started = time.monotonic()
+        await asyncio.sleep(0)
+        slots = asyncio.Semaphore(concurrency)
+        self.readers = []
+        failed = 0
+        no_seq = 0
+
+        async def one(i: int, previous: FeedReader) -> None:
+            nonlocal failed, no_seq
+            checker = previous.checker
+            after = checker.last_seq if checker is not None else None
+            if after is None:
+                no_seq += 1
+            sep = "&" if "?" in self.path else "?"
+            path = self.path + (f"{sep}after={after}" if after else "")
+            async with slots:
+                reader = await self._open(path, _source(self.index, i, sources), True, checker)
+            if reader is None:
+                failed += 1
+            else:
+                self.readers.append(reader)
+
+        await asyncio.gather(*(one(i, r) for i, r in enumerate(old)))
+        return {"resumed": len(self.readers), "failed": failed, "without_seq": no_seq,
+                "seconds": time.monotonic() - started}  # fmt: skip
+
+    def check(self, acked: list[int]) -> dict[str, Any]:
+        total = Check()
+        with_loss = 0
+        for reader in self.readers:
+            if reader.checker is not None:
+                found = reader.checker.check(acked)
+                with_loss += found.lost > 0
+                total.add(found)
+        return {"lost": total.lost, "duplicated": total.duplicated, "disordered": total.disordered,
+                "readers_with_loss": with_loss}  # fmt: skip
+
+    def close(self) -> None:
+        for reader in self.readers:
+            reader.close()
+        self.readers = []
+
+
+def _source(index: int, i: int, sources: int) -> str:
+    n = (index * 7919 + i) % max(1, sources)
+    return f"127.0.{1 + n // 250}.{2 + n % 250}"
+
+
+async def _serve_commands(conn: Connection, index: int) -> None:
+    generator = Generator(index)
+    loop = asyncio.get_running_loop()
+    while True:
+        command: dict[str, Any] = await loop.run_in_executor(None, conn.recv)
+        op = command.pop("op")
+        reply: dict[str, Any]
+        if op == "connect":
+            reply = await generator.connect(**command)
+        elif op == "counts":
+            reply = generator.counts()
+        elif op == "storm":
+            reply = await generator.storm(**command)
+        elif op == "check":
+            reply = generator.check(command["acked"])
+        elif op == "close":
+            generator.close()
+            await asyncio.sleep(0.1)
+            conn.send({})
+            return
+        else:
+            reply = {"error": f"unknown op {op}"}
+        conn.send(reply)
+
+
+def generator_main(conn: Connection, index: int, cpus: list[int] | None) -> None:
+    """Entry point of one generator process (multiprocessing, spawn)."""
+    raise_nofile()
+    if cpus:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, cpus)
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    asyncio.run(_serve_commands(conn, index))

@@ -1,0 +1,147 @@
+"""plenary bench: its seq checker, latency statistics and frame counting, and a 100-reader smoke run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from typing import Any, cast
+
+from aiohttp.test_utils import TestClient
+
+from clients.bench import Options, Target, run_scenarios
+from clients.bench_readers import FeedReader, Stats, pong_frame
+from clients.bench_stats import Latency, SeqChecker, mark_text, percentile, table
+from server.hub import ws_close_frame, ws_frame
+from server.keys import STORE
+from tests.conftest import ADMIN_TOKEN, EVENT, LiveServer, make_event, make_token
+
+
+def test_seq_checker_detects_a_lost_message() -> None:
+    checker = SeqChecker()
+    for k, seq in [(1, "100-0"), (2, "100-1"), (4, "101-0")]:
+        checker.observe(k, seq)
+    found = checker.check([1, 2, 3, 4])
+    assert (found.lost, found.duplicated, found.disordered) == (1, 0, 0)
+
+
+def test_seq_checker_detects_a_duplicated_message() -> None:
+    checker = SeqChecker()
+    for k, seq in [(1, "100-0"), (2, "100-1"), (2, "100-1"), (3, "102-0")]:
+        checker.observe(k, seq)
+    found = checker.check([1, 2, 3])
+    assert (found.lost, found.duplicated, found.disordered) == (0, 1, 0)
+    assert checker.last_seq == "102-0"
+
+
+def test_seq_checker_detects_disorder_and_compares_seqs_as_numbers() -> None:
+    checker = SeqChecker()
+    checker.observe(1, "9-0")
+    checker.observe(2, "10-0")  # later than 9-0 although "10-0" < "9-0" as text
+    checker.observe(3, "9-5")
+    found = checker.check([1, 2, 3])
+    assert (found.lost, found.duplicated, found.disordered) == (0, 0, 1)
+
+
+def test_latency_percentiles() -> None:
+    values = [i / 1000 for i in range(1, 101)]  # 1..100 ms
+    assert percentile(values, 0.5) == 0.050
+    assert percentile(values, 0.99) == 0.099
+    assert math.isnan(percentile([], 0.5))
+    latency = Latency()
+    latency.extend(reversed(values))
+    summary = latency.summary()
+    assert summary["count"] == 100
+    assert math.isclose(summary["p50_ms"], 50) and math.isclose(summary["p99_ms"], 99)
+    assert math.isclose(summary["max_ms"], 100)
+    assert "p99 ms" in table([{"scenario": "fixed", **summary}])
+
+
+class _Transport:
+    """Collects what a reader writes (its pongs); the parser needs nothing else from a transport."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+
+async def test_frame_counting_survives_any_split() -> None:
+    """Data frames (short, 16-bit and tracked), a ping and a close, fed in pieces of every size."""
+    messages = [json.dumps({"type": "update", "seq": f"5-{k}", "data": {"text": mark_text(k, 1, pad)}})
+                for k, pad in [(1, 10), (2, 300), (3, 70_000)]]  # fmt: skip
+    stream = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+    stream += ws_frame(0x1, messages[0].encode()) + ws_frame(0x9, b"hi") + ws_frame(0x1, messages[1].encode())
+    stream += ws_frame(0x1, messages[2].encode()) + ws_close_frame(4008, "slow")
+    for track in (False, True):
+        for size in (1, 2, 3, 7, 100, len(stream)):
+            stats = Stats()
+            reader = FeedReader(stats, "json", b"", track=track)
+            transport = _Transport()
+            reader.transport = cast(asyncio.Transport, transport)
+            for i in range(0, len(stream), size):
+                reader.data_received(stream[i : i + size])
+            assert (stats.frames, stats.bytes, stats.open) == (3, len(stream), 1), (track, size)
+            assert stats.codes == {4008: 1} and transport.written == [pong_frame(b"hi")]
+            if track:
+                assert reader.checker is not None
+                found = reader.checker.check([1, 2, 3])
+                assert (found.lost, found.duplicated, reader.checker.last_seq) == (0, 0, "5-3")
+
+
+def _options(**changes: Any) -> Options:
+    base = {"readers": 100, "feed": "json", "rate": 10.0, "duration": 2.0, "probes": 2, "gen_procs": 1,
+            "gen_cpus": None, "pad": 20, "concurrency": 50, "sources": 2}  # fmt: skip
+    return Options(**{**base, **changes})
+
+
+async def test_smoke_run_against_a_real_server(live_server: LiveServer) -> None:
+    """100 raw readers and 2 probes on a `python -m server` process: all connect, every frame counted."""
+    target = Target(live_server.url, ADMIN_TOKEN, live_server.process.pid)
+    async with asyncio.timeout(40):
+        [row] = await run_scenarios(target, _options(), ["fixed"], 1)
+    assert row["connected"] == 100 and row["connect_failed"] == 0
+    assert row["posts_acked"] > 0 and row["post_errors"] == 0 and not row["probe_errors"]
+    assert (row["lost"], row["duplicated"], row["disordered"]) == (0, 0, 0)
+    assert row["deliveries_per_s"] > 0
+    assert row["frames"] == row["frames_expected"] == row["posts_acked"] * 100
+    assert row["kib_per_reader"] is not None and row["server_cpu_pct"] is not None
+
+
+async def test_resume_storm_loses_nothing(live_server: LiveServer) -> None:
+    """100 tracking readers drop at once and resume with after while posts go on."""
+    target = Target(live_server.url, ADMIN_TOKEN, live_server.process.pid)
+    async with asyncio.timeout(40):
+        [row] = await run_scenarios(target, _options(duration=3.0, storm=True), ["storm"], 1)
+    assert row["resumed"] == 100 and row["without_seq"] == 0
+    assert (row["lost"], row["duplicated"], row["disordered"]) == (0, 0, 0)
+    assert row["readers_with_loss"] == 0 and row["posts_acked"] > 0
+
+
+async def test_resume_is_served_from_the_hubs_memory(client: TestClient) -> None:  # type: ignore[type-arg]
+    """The resume storm's fast path: a reader resuming with an after that the hub dispatched recently gets
+    what followed it from memory (shown by deleting the log first), then live messages, each once."""
+    await make_event(client)
+    headers = await make_token(client, "Drew")
+    ev = EVENT["id"]
+
+    async def post(text: str) -> str:
+        body = {"text": text, "happened_at": "2011-10-10T10:00:00+01:00"}
+        response = await client.post(f"/api/events/{ev}/updates", json=body, headers=headers)
+        assert response.status == 201
+        return str((await response.json())["seq"])
+
+    async with client.ws_connect(f"/ws/events/{ev}") as live:
+        seqs = [await post(f"u{i}") for i in range(3)]
+        assert [json.loads((await live.receive(timeout=5)).data)["seq"] for _ in seqs] == seqs
+        store = client.app[STORE]
+        await store.client.delete(store.keys.log(ev))
+        async with client.ws_connect(f"/ws/events/{ev}?after={seqs[0]}") as ws:
+            resumed = [json.loads((await ws.receive(timeout=5)).data)["seq"] for _ in range(2)]
+            assert resumed == seqs[1:]
+            later = await post("u3")
+            assert json.loads((await ws.receive(timeout=5)).data)["seq"] == later
