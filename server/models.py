@@ -84,6 +84,13 @@ class TokenCreate(Body):
     role: Role
     events: list[Slug] = Field(default_factory=list, max_length=1000)
 
+    @model_validator(mode="after")
+    def _admin_name_is_reserved(self) -> TokenCreate:
+        # Updates are owned by their author's name; "admin" is the name of the configured admin token.
+        if self.name.lower() == "admin" and self.role is not Role.ADMIN:
+            raise ValueError("name: 'admin' is reserved for admin tokens")
+        return self
+
 
 class TokenInfo(Record):
     """What is known about a token; the secret itself is never stored."""
@@ -268,6 +275,9 @@ class UpdateList(Record):
     updates: list[Update]
     next: str | None = None
     prev: str | None = None
+    position: str | None = Field(
+        None, description="The event log's last seq when the list was read: follow the feed with after=position"
+    )
 
 
 class EventList(Record):

@@ -43,13 +43,14 @@ local m = member(seq, ARGV[2])
 redis.call('ZADD', KEYS[5], 0, m)
 redis.call('ZADD', KEYS[6], 0, m)
 if KEYS[7] ~= '' then redis.call('ZADD', KEYS[7], 0, m) end
-if ARGV[6] == '1' then redis.call('SET', KEYS[8], ARGV[2]) end
+local unpin = ''
+if ARGV[6] == '1' then unpin = redis.call('GET', KEYS[8]) or ''; redis.call('SET', KEYS[8], ARGV[2]) end
 if KEYS[3] ~= '' then
   redis.call('HSET', KEYS[3], 'fp', ARGV[3], 'seq', seq, 'id', ARGV[2])
   redis.call('EXPIRE', KEYS[3], ARGV[4])
 end
 redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'update' .. '\\n' .. ARGV[1])
-return {'ok', seq}
+return {'ok', seq, unpin}
 """
 
 # KEYS: log, channel, record, old_idx_day, old_idx_session (or ""), new_idx_day, new_idx_session (or ""),
@@ -65,19 +66,22 @@ if KEYS[5] ~= '' then redis.call('ZREM', KEYS[5], m) end
 redis.call('ZADD', KEYS[6], 0, m)
 if KEYS[7] ~= '' then redis.call('ZADD', KEYS[7], 0, m) end
 local pinned = redis.call('GET', KEYS[9])
-if ARGV[6] == '1' then redis.call('SET', KEYS[9], ARGV[5])
+local unpin = ''
+if ARGV[6] == '1' then unpin = pinned or ''; redis.call('SET', KEYS[9], ARGV[5])
 elseif pinned == ARGV[5] then redis.call('DEL', KEYS[9]) end
 local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 't', 'edit', 'd', ARGV[1])
 redis.call('HSET', KEYS[3], 'v', ARGV[3], 'd', ARGV[1])
 redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'edit' .. '\\n' .. ARGV[1])
-return {'ok', seq}
+return {'ok', seq, unpin}
 """
 
 # KEYS: log, channel, record, idx_day, idx_session (or ""), idx_all, pinned
-# ARGV: payload ({"id"}), maxlen, id
+# ARGV: payload ({"id"}), maxlen, id, expected version (the index keys were computed from that version)
 _DELETE = _LEX_MEMBER + """
-local cur = redis.call('HGET', KEYS[3], 'seq')
+local found = redis.call('HMGET', KEYS[3], 'seq', 'v')
+local cur = found[1]
 if not cur then return {'gone'} end
+if found[2] ~= ARGV[4] then return {'stale'} end
 local m = member(cur, ARGV[3])
 redis.call('ZREM', KEYS[4], m)
 if KEYS[5] ~= '' then redis.call('ZREM', KEYS[5], m) end
@@ -144,6 +148,7 @@ class Created:
     record: dict[str, Any]
     seq: str
     created: bool
+    unpinned: str | None = None  # the update that was pinned before this one took its place
 
 
 @contextlib.contextmanager
@@ -458,7 +463,7 @@ class RedisStore:
                 return Created(current, seq, False)
             return Created(dict(first.data), seq, False)
         seq = result[1].decode()
-        return Created({**record, "seq": seq}, seq, True)
+        return Created({**record, "seq": seq}, seq, True, result[2].decode() or None)
 
     async def _entry_at(self, event_id: str, seq: str) -> Entry | None:
         with _guard():
@@ -488,8 +493,9 @@ class RedisStore:
         *,
         old_day: dt.date,
         new_day: dt.date,
-    ) -> Entry:
+    ) -> tuple[Entry, str | None]:
         """Replace an update's state with ``new`` (version already bumped) and publish an ``edit`` entry.
+        Returns the entry and, when this edit pins the update, the id of the update pinned before it.
 
         Raises:
             NotFound: the update was deleted meanwhile.
@@ -512,19 +518,27 @@ class RedisStore:
         if result[0] == b"stale":
             raise Conflict(f"update {update_id!r} changed meanwhile (now version {result[1].decode()})",
                            field="version")  # fmt: skip
-        return Entry(result[1].decode(), "edit", dict(new))
+        return Entry(result[1].decode(), "edit", dict(new)), result[2].decode() or None
 
     async def delete_update(self, event_id: str, old: Mapping[str, Any], *, day: dt.date) -> Entry:
-        """Hide an update from reads and publish a ``delete`` entry; the log keeps the original."""
+        """Hide an update from reads and publish a ``delete`` entry; the log keeps the original.
+
+        Raises:
+            NotFound: it was deleted meanwhile.
+            Conflict: it changed since ``old`` was read (its indexes may have moved): read it again.
+        """
         update_id = str(old["id"])
         k = self.keys
         session = old.get("session")
         keys = [k.log(event_id), k.channel(event_id), k.update(event_id, update_id), k.index_day(event_id, day),
                 k.index_session(event_id, session) if session else "", k.index_all(event_id), k.pinned(event_id)]
         data = {"id": update_id}
-        result = await self.run_write(self._delete, keys, [codec.pack(data), self.log_max_entries, update_id])
+        args = [codec.pack(data), self.log_max_entries, update_id, str(old["version"])]
+        result = await self.run_write(self._delete, keys, args)
         if result[0] == b"gone":
             raise NotFound(f"no update {update_id!r}")
+        if result[0] == b"stale":
+            raise Conflict(f"update {update_id!r} changed meanwhile", field="version")
         return Entry(result[1].decode(), "delete", data)
 
     async def list_updates(
@@ -549,29 +563,39 @@ class RedisStore:
             index = k.index_session(event_id, session)
         else:
             index = k.index_all(event_id)
+        wanted = session if session and day else None  # both: scan the day's index, keep the session's
+        ascending = after is not None
+        low = "(" + pad_seq(after) + "|~" if after else "-"
+        high = "(" + pad_seq(before) + "|" if before else "+"
+        found: list[dict[str, Any]] = []
         with _guard():
-            if after:
-                low = "(" + pad_seq(after) + "|~"
-                high = "(" + pad_seq(before) + "|" if before else "+"
-                members = await self.client.zrange(index, low, high, bylex=True, offset=0, num=limit + 1)
-                more_after, more_before = len(members) > limit, False
-                members = members[:limit]
-            else:
-                high = "(" + pad_seq(before) + "|" if before else "+"
-                members = await self.client.zrange(index, high, "-", desc=True, bylex=True, offset=0, num=limit + 1)
-                more_after, more_before = False, len(members) > limit
-                members = list(reversed(members[:limit]))
-            ids = [m.decode().partition("|")[2] for m in members]
-            async with self.client.pipeline(transaction=False) as pipe:
-                for update_id in ids:
-                    pipe.hgetall(k.update(event_id, update_id))
-                rows = await pipe.execute()
-        records = [_decode_record(r) for r in rows if r]
-        if session and day:
-            records = [r for r in records if r.get("session") == session]
-        nxt = records[-1]["seq"] if more_after and records else None
-        prev = records[0]["seq"] if more_before and records else None
-        return records, nxt, prev
+            while len(found) <= limit:
+                chunk = limit + 1 - len(found) if wanted is None else max(4 * limit, 100)
+                if ascending:
+                    members = await self.client.zrange(index, low, high, bylex=True, offset=0, num=chunk)
+                else:
+                    members = await self.client.zrange(index, high, low, desc=True, bylex=True, offset=0, num=chunk)
+                if not members:
+                    break
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for member in members:
+                        pipe.hgetall(k.update(event_id, member.decode().partition("|")[2]))
+                    rows = await pipe.execute()
+                records = [_decode_record(r) for r in rows if r]
+                found += [r for r in records if wanted is None or r.get("session") == wanted]
+                if len(members) < chunk:
+                    break
+                if ascending:
+                    low = "(" + members[-1].decode()
+                else:
+                    high = "(" + members[-1].decode()
+        more = len(found) > limit
+        found = found[:limit]
+        if not ascending:
+            found.reverse()
+        nxt = found[-1]["seq"] if more and ascending and found else None
+        prev = found[0]["seq"] if more and not ascending and found else None
+        return found, nxt, prev
 
     # --- the log ----------------------------------------------------------------------------------
 

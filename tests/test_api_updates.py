@@ -238,3 +238,74 @@ async def test_log_keeps_originals_of_edits_and_deletes(client: Any, settings: A
         await store.aclose()
     kinds = [(e.type, e.data.get("text")) for e in entries if e.type != "session"]
     assert kinds == [("update", "first words"), ("edit", "second words"), ("delete", None)]
+
+
+async def test_day_and_session_filters_together_page_correctly(client: Any) -> None:
+    _drew, _howard, editor = await setup(client)
+    second = {**SESSION, "title": "Panel", "starts_at": "2011-10-11T11:00:00+01:00", "ends_at": None}
+    assert (await client.put("/api/events/socitm-2011/sessions/panel", json=second, headers=editor)).status == 201
+    keynote = [await post(client, editor, text=f"k{i}", session="keynote") for i in range(5)]
+    panel = [await post(client, editor, text=f"p{i}", session="panel") for i in range(2)]
+    both = URL + "?day=2011-10-11&session="
+    first = await (await client.get(both + f"panel&after={keynote[0]['seq']}&limit=3")).json()
+    assert [u["text"] for u in first["updates"]] == ["p0", "p1"] and first["next"] is None
+    latest = await (await client.get(both + "keynote&limit=3")).json()
+    assert [u["text"] for u in latest["updates"]] == ["k2", "k3", "k4"] and latest["prev"] == keynote[2]["seq"]
+    older = await (await client.get(both + f"keynote&limit=3&before={latest['prev']}")).json()
+    assert [u["text"] for u in older["updates"]] == ["k0", "k1"] and older["prev"] is None
+    assert panel[1]["seq"] > panel[0]["seq"]
+
+
+async def test_delete_from_a_stale_read_is_refused_so_no_index_is_left_behind(client: Any, settings: Any) -> None:
+    import datetime as dt
+
+    import pytest
+
+    from server.errors import Conflict
+    from server.redis_store import RedisStore
+
+    drew, _howard, editor = await setup(client)
+    second = {**SESSION, "title": "Panel", "starts_at": "2011-10-11T11:00:00+01:00", "ends_at": None}
+    assert (await client.put("/api/events/socitm-2011/sessions/panel", json=second, headers=editor)).status == 201
+    update = await post(client, drew, text="moving", session="keynote")
+    store = await RedisStore.open(settings.redis_url, prefix=settings.redis_prefix)
+    try:
+        stale = await store.get_update("socitm-2011", update["id"])  # the reporter's read...
+        assert stale is not None
+        moved = await client.patch(f"{URL}/{update['id']}", json={"session": "panel"}, headers=editor)
+        assert moved.status == 200  # ...then an editor moves it to another session
+        with pytest.raises(Conflict):
+            await store.delete_update("socitm-2011", stale, day=dt.date(2011, 10, 11))
+    finally:
+        await store.aclose()
+    assert (await client.delete(f"{URL}/{update['id']}", headers=drew)).status == 204
+    assert (await (await client.get(URL + "?session=panel")).json())["updates"] == []
+    assert (await client.delete("/api/events/socitm-2011/sessions/panel", headers=editor)).status == 204
+
+
+async def test_reporter_named_admin_is_refused(client: Any) -> None:
+    response = await client.post("/api/tokens", json={"name": "Admin", "role": "reporter"}, headers=ADMIN)
+    assert response.status == 422 and (await response.json())["field"] == "name"
+
+
+async def test_listing_says_where_to_follow_the_feed_from(client: Any) -> None:
+    await make_event(client, id="quiet")
+    assert (await (await client.get("/api/events/quiet/updates")).json())["position"] == "0-0"  # an empty log
+    drew, _howard, _editor = await setup(client)
+    update = await post(client, drew, text="first")
+    edited = await client.patch(f"{URL}/{update['id']}", json={"text": "first, edited"}, headers=drew)
+    assert edited.status == 200
+    listing = await (await client.get(URL)).json()
+    assert listing["position"] != update["seq"]  # the edit is newer than the update's creation
+    async with client.ws_connect(f"/ws/events/socitm-2011?after={update['seq']}") as ws:
+        message = await ws.receive_json(timeout=5)
+    assert message["type"] == "edit" and message["seq"] == listing["position"]  # the log's last entry
+
+
+async def test_concurrent_pins_leave_exactly_one_pinned(client: Any) -> None:
+    _drew, _howard, editor = await setup(client)
+    updates = [await post(client, editor, text=f"candidate {i}") for i in range(6)]
+    pins = [client.patch(f"{URL}/{u['id']}", json={"pinned": True}, headers=editor) for u in updates]
+    assert {r.status for r in await asyncio.gather(*pins)} == {200}
+    listing = await (await client.get(URL)).json()
+    assert sum(u["pinned"] for u in listing["updates"]) == 1

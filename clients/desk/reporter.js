@@ -440,7 +440,7 @@ async function loadList() {
   for (const u of updates) { showFeedUpdate(u); if (me && u.author?.name === me.name) mine.set(u.id, u); }
   renderMine();
   $("feed-empty").hidden = updates.length > 0;
-  return updates.reduce((max, u) => (u.seq > max ? u.seq : max), "");
+  return result.body.position; // the log position read before the list: the feed resumes from there
 }
 
 const STATUS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };

@@ -14,7 +14,7 @@ from server.api.events import slug
 from server.auth import actor, require
 from server.errors import Invalid, NotFound
 from server.keys import QUEUE, SETTINGS, STORE
-from server.middleware import read_body, read_json
+from server.middleware import read_body
 from server.models import Event, ReflectionsCompile, ReflectionsEdit, ReflectionsJob, ReflectionsPost, Role
 from server.reflections_store import Reflections
 from workers.post import blog_posting, markdown_to_html, sources_from_markdown
@@ -42,9 +42,9 @@ async def _event_day(request: web.Request) -> tuple[Event, dt.date]:
 @routes.route("POST", PATH, "Queue a compile of the day's draft", who="editor", body=ReflectionsCompile,
               response=ReflectionsJob, status=202, errors=(401, 403, 404, 409, 422))  # fmt: skip
 async def compile_reflections(request: web.Request) -> web.Response:
+    await require(request, Role.EDITOR, slug(request, "event"))
     event, day = await _event_day(request)
-    await require(request, Role.EDITOR, event.id)
-    body = ReflectionsCompile.model_validate(await read_json(request) if request.can_read_body else {})
+    body = await read_body(request, ReflectionsCompile) if request.can_read_body else ReflectionsCompile()
     settings = request.app[SETTINGS]
     job = job_id(settings, event.id, day, uuid.uuid4().hex[:12])
     await Reflections(request.app[STORE]).request_compile(event.id, day, job, replace=body.replace)
@@ -77,8 +77,8 @@ async def get_reflections(request: web.Request) -> web.Response:
 @routes.route("PUT", PATH, "Save an editor's version (409 when version is stale)", who="editor",
               body=ReflectionsEdit, response=ReflectionsPost, errors=(401, 403, 404, 409, 422))  # fmt: skip
 async def edit_reflections(request: web.Request) -> web.Response:
+    await require(request, Role.EDITOR, slug(request, "event"))
     event, day = await _event_day(request)
-    await require(request, Role.EDITOR, event.id)
     body = await read_body(request, ReflectionsEdit)
     reflections = Reflections(request.app[STORE])
     current = await reflections.get(event.id, day)
@@ -102,8 +102,8 @@ async def edit_reflections(request: web.Request) -> web.Response:
 @routes.route("POST", PATH + "/publish", "Publish the draft; broadcast as reflections", who="editor",
               response=ReflectionsPost, errors=(401, 403, 404))  # fmt: skip
 async def publish_reflections(request: web.Request) -> web.Response:
+    await require(request, Role.EDITOR, slug(request, "event"))
     event, day = await _event_day(request)
-    await require(request, Role.EDITOR, event.id)
     reflections = Reflections(request.app[STORE])
     post = await reflections.get(event.id, day)
     if post is None or not post.get("markdown"):

@@ -94,7 +94,6 @@ async def create_update(request: web.Request) -> web.Response:
         "tags": body.tags,
     }
     happened = await _check_fields(store, event, record)
-    previous_pin = await store.pinned_id(event_id) if body.pinned else None
     try:
         created = await store.create_update(
             event_id,
@@ -106,8 +105,8 @@ async def create_update(request: web.Request) -> web.Response:
         raise Invalid(exc.detail, field=exc.field) from exc  # same key, other body: 422 as the issue asks
     if created.created:
         metrics.count(request.app, "plenary_updates_posted_total")
-        if previous_pin and previous_pin != record["id"]:
-            await _set_pinned(store, event, previous_pin, pinned=False)
+        if created.unpinned and created.unpinned != record["id"]:
+            await _set_pinned(store, event, created.unpinned, pinned=False)
     location = f"/api/events/{event_id}/updates/{created.record['id']}"
     headers = {"Location": location}
     if not created.created:
@@ -144,6 +143,7 @@ async def list_updates(request: web.Request) -> web.Response:
     session = query.get("session") or None
     if session is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", session):
         raise Invalid("session: not a session id", field="session")
+    position = await store.last_seq(event_id)  # read first: whatever the list misses comes after it
     records, nxt, prev = await store.list_updates(
         event_id,
         after=query.get("after"),
@@ -152,7 +152,7 @@ async def list_updates(request: web.Request) -> web.Response:
         session=session,
         day=parse_day(query.get("day")),
     )
-    return web.json_response({"updates": records, "next": nxt, "prev": prev})
+    return web.json_response({"updates": records, "next": nxt, "prev": prev, "position": position or "0-0"})
 
 
 @routes.route("GET", "/api/events/{event}/updates/{id}", "One update (404 once deleted)", response=Update,
@@ -202,15 +202,15 @@ async def edit_update(request: web.Request) -> web.Response:
             raise validation_problem(exc) from exc
         happened = await _check_fields(store, event, new)
         old_day = event.local_day(dt.datetime.fromisoformat(old["happened_at"]))
-        previous_pin = await store.pinned_id(event_id) if changes.get("pinned") else None
         try:
-            entry = await store.edit_update(event_id, old, new, old_day=old_day, new_day=event.local_day(happened))
+            entry, unpinned = await store.edit_update(event_id, old, new, old_day=old_day,
+                                                      new_day=event.local_day(happened))  # fmt: skip
         except Conflict:
             if patch.version is not None:
                 raise
             continue  # someone else edited between our read and write: apply the patch to their version
-        if previous_pin and previous_pin != update_id:
-            await _set_pinned(store, event, previous_pin, pinned=False)
+        if unpinned and unpinned != update_id:
+            await _set_pinned(store, event, unpinned, pinned=False)
         return web.json_response(dict(entry.data))
     raise Conflict("the update keeps changing; try again", field="version")
 
@@ -222,8 +222,13 @@ async def delete_update(request: web.Request) -> web.Response:
     who = await require(request, Role.REPORTER, event_id)
     store = request.app[STORE]
     event = await store.get_event(event_id)
-    old = await _current(store, event_id, update_id)
-    _check_owner(who, old)
-    day = event.local_day(dt.datetime.fromisoformat(old["happened_at"]))
-    await store.delete_update(event_id, old, day=day)
-    return web.Response(status=204)
+    for _attempt in range(5):
+        old = await _current(store, event_id, update_id)
+        _check_owner(who, old)
+        day = event.local_day(dt.datetime.fromisoformat(old["happened_at"]))
+        try:
+            await store.delete_update(event_id, old, day=day)
+        except Conflict:
+            continue  # edited between our read and the delete: read it again, so its indexes are right
+        return web.Response(status=204)
+    raise Conflict("the update keeps changing; try again")
