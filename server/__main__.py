@@ -41,7 +41,11 @@ async def bootstrap_admin(settings: Settings) -> str | None:
 
 def _announce(settings: Settings, token: str | None) -> None:
     base = settings.base_url
-    lines = [f"Plenary is running at {base}  (API: {base}/api/openapi.json, ready: {base}/readyz)"]
+    lines = [
+        f"Plenary is running at {base}  (API: {base}/api/openapi.json, ready: {base}/readyz)",
+        f"Readers open {base}/events/<event>; reporters {base}/desk/events/<event>; editors "
+        f"{base}/desk/events/<event>/days/<YYYY-MM-DD>. `plenary demo` creates a sample event.",
+    ]
     if token:
         lines += [
             "",
