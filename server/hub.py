@@ -33,7 +33,7 @@ import logging
 import random
 import re
 import struct
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from enum import StrEnum
 from typing import Any, Final
@@ -52,7 +52,6 @@ SLOW_READER_CODE: Final = 4008
 SLOW_READER_REASON: Final = "slow reader: reconnect with after"
 GOING_AWAY_CODE: Final = 1001
 CLOSE_GRACE: Final = 5.0  # seconds a cut reader may still read its close frame before its socket is aborted
-SESSION_MAP_SIZE: Final = 10_000  # update id -> session pairs remembered per followed event
 _TICK = 1.0  # housekeeping period: idle channels, dead transports, SSE keep-alive
 _LINGER_TICKS = 2  # an event with no local reader stays subscribed this many ticks (reconnect churn)
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 5.0
@@ -108,10 +107,12 @@ class Message:
         self.seq = seq
         self.data = data
         self.key: Key = codec.seq_key(seq) if seq else (0, 0)
-        # the session a filtered reader matches on; None: every filtered reader gets it
+        # the session a filtered reader matches on; None: every filtered reader gets it. Edits and deletes go
+        # to every filtered reader: an edit may move an update out of the session, and only the client knows
+        # what it shows (it drops an edit whose session is not its own, removing the update if shown).
         if kind == "session":
             self.session: str | None = str(data.get("id"))
-        elif kind in ("update", "edit"):
+        elif kind == "update":
             value = data.get("session")
             self.session = str(value) if value else ""
         else:
@@ -172,9 +173,9 @@ class Message:
             self._frames[fmt] = frame
         return frame
 
-    def matches(self, session: str, old_session: str | None) -> bool:
-        """Whether a reader filtered on ``session`` gets this message (deletes go to every filtered reader)."""
-        return self.session is None or self.session == session or old_session == session
+    def matches(self, session: str) -> bool:
+        """Whether a reader filtered on ``session`` gets this message (edits and deletes go to every one)."""
+        return self.session is None or self.session == session
 
 
 def resync() -> Message:
@@ -219,8 +220,8 @@ class Reader:
                 self._done.set()
         return self._done
 
-    def accepts(self, message: Message, old_session: str | None = None) -> bool:
-        return self.session is None or message.matches(self.session, old_session)
+    def accepts(self, message: Message) -> bool:
+        return self.session is None or message.matches(self.session)
 
     def buffer(self, message: Message, limit: int) -> None:
         if self.gap:
@@ -253,7 +254,6 @@ class _Channel:
         self.ready = asyncio.Event()  # set after the first sync; stays set across reconnects
         self.joining: set[Reader] = set()
         self.groups: dict[tuple[Format, str | None], set[Reader]] = {}
-        self.sessions: OrderedDict[str, str] = OrderedDict()
         self.sync_task: asyncio.Task[None] | None = None
         self.idle_ticks = 0
         # the last messages dispatched, in seq order and without a gap: resuming readers are served from here
@@ -273,18 +273,6 @@ class _Channel:
 
     def size(self) -> int:
         return len(self.joining) + sum(len(group) for group in self.groups.values())
-
-    def remember_session(self, message: Message) -> str | None:
-        """Learn update id -> session from update/edit messages; the previous session when it changed."""
-        if message.type not in ("update", "edit") or "id" not in message.data:
-            return None
-        update_id = str(message.data["id"])
-        session = message.session or ""
-        old = self.sessions.pop(update_id, None)
-        self.sessions[update_id] = session
-        if len(self.sessions) > SESSION_MAP_SIZE:
-            self.sessions.popitem(last=False)
-        return old if old is not None and old != session else None
 
 
 class Hub:
@@ -570,21 +558,21 @@ class Hub:
     def _dispatch(self, channel: _Channel, messages: list[Message]) -> None:
         """Deliver messages (in seq order) to every reader of the channel: kept for joining readers, written for
         live ones. A batch costs one ``transport.write()`` per live reader: its frames joined once per group."""
-        fresh: list[tuple[Message, str | None]] = []
+        fresh: list[Message] = []
         for message in messages:
             if not message.is_resync:
                 if message.key <= channel.last_key:
                     continue
                 channel.last_key, channel.last_seq = message.key, message.seq
-            fresh.append((message, channel.remember_session(message)))
+            fresh.append(message)
         if not fresh:
             return
-        channel.remember([m for m, _old in fresh], self.recent_messages)
+        channel.remember(fresh, self.recent_messages)
         promote: list[Reader] = []
         if channel.joining:
             limit = self.buffer_messages
             for reader in channel.joining:
-                for message, _old in fresh:
+                for message in fresh:
                     reader.buffer(message, limit)
                 if reader.promote_at is not None and reader.promote_at <= channel.last_key:
                     promote.append(reader)
@@ -592,12 +580,12 @@ class Hub:
         limit = self.buffer_bytes
         for (fmt, session), group in channel.groups.items():
             if len(fresh) == 1:
-                message, old = fresh[0]
-                if session is not None and not message.matches(session, old):
+                message = fresh[0]
+                if session is not None and not message.matches(session):
                     continue
                 frame = message.frame(fmt)
             else:
-                parts = [m.frame(fmt) for m, old in fresh if session is None or m.matches(session, old)]
+                parts = [m.frame(fmt) for m in fresh if session is None or m.matches(session)]
                 if not parts:
                     continue
                 frame = b"".join(parts)

@@ -395,3 +395,25 @@ async def test_resync_when_after_was_trimmed(aiohttp_client: Any, make_app: Call
         response = await client.post(f"/api/events/{EV}/updates", json=new, headers=reporter)
         got = await take(feed, 1)
         assert got[0]["seq"] == (await response.json())["seq"]
+
+
+async def test_filtered_reader_sees_an_update_moved_out_of_its_session(
+    aiohttp_client: Any, make_app: Callable[..., Any]
+) -> None:
+    """The process never saw the update's creation (no reader followed the event then), yet the reader
+    filtered on the old session gets the edit that moves the update away, and can remove it."""
+    client = await aiohttp_client(make_app())
+    await make_event(client)
+    for sid, hour in (("s-one", 9), ("s-two", 11)):
+        body = {"title": sid, "starts_at": f"2011-10-11T{hour:02d}:00:00+01:00"}
+        assert (await client.put(f"/api/events/{EV}/sessions/{sid}", json=body, headers=ADMIN)).status == 201
+    created = await client.post(f"/api/events/{EV}/updates", json={"text": "in one", "session": "s-one",
+                                                                  "happened_at": AT}, headers=ADMIN)  # fmt: skip
+    update = await created.json()
+    async with client.ws_connect(f"/ws/events/{EV}?session=s-one") as ws:
+        moved = await client.patch(f"/api/events/{EV}/updates/{update['id']}", json={"session": "s-two"},
+                                   headers=ADMIN)  # fmt: skip
+        assert moved.status == 200
+        message = await ws.receive_json(timeout=5)
+    assert message["type"] == "edit" and message["data"]["id"] == update["id"]
+    assert message["data"]["session"] == "s-two"

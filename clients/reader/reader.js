@@ -480,6 +480,7 @@ export function startReader(config) {
         if (outside(data)) { current?.remove(); refreshSideLists(); return; }
         if (!current) {
           if (message.type === "update" || data.pinned) insertNew(data);
+          else if (config.session) { placeInFeed(build(data)); refreshSideLists(); } // moved into this session
           return;
         }
         const article = build(data);
