@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from server import codec
 from server.errors import Conflict, NotFound
 from server.redis_store import RedisStore, guard
 from server.store import Entry
@@ -45,13 +46,16 @@ redis.call('HSET', KEYS[1], 'edited', '1', 'status', 'draft')
 return {'ok', redis.call('HINCRBY', KEYS[1], 'version', 1)}
 """
 
-# KEYS: post; ARGV: published_at
+# KEYS: post, log, channel; ARGV: published_at, msgpack summary, maxlen. The snapshot and its broadcast are
+# one step, so a published post is always announced on the live feed.
 _PUBLISH = """
-if not redis.call('HGET', KEYS[1], 'markdown') then return 'gone' end
+if not redis.call('HGET', KEYS[1], 'markdown') then return {'gone'} end
 local v = redis.call('HMGET', KEYS[1], 'title', 'html', 'jsonld')
 redis.call('HSET', KEYS[1], 'pub_title', v[1], 'pub_html', v[2], 'pub_jsonld', v[3], 'published_at', ARGV[1],
            'status', 'published')
-return 'ok'
+local seq = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 't', 'reflections', 'd', ARGV[2])
+redis.call('PUBLISH', KEYS[3], seq .. '\\n' .. 'reflections' .. '\\n' .. ARGV[2])
+return {'ok', seq}
 """
 
 # KEYS: post; ARGV: job id. Clears a queued compile that ended without saving (failed for good).
@@ -160,9 +164,11 @@ class Reflections:
         return int(result[1])
 
     async def publish(self, event: str, day: dt.date, summary: Mapping[str, Any]) -> Entry:
-        """Publish the working copy and broadcast a ``reflections`` message on the live feed."""
+        """Publish the working copy and broadcast a ``reflections`` message on the live feed, in one step."""
         now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
-        result = await self.store.run_write(self._publish, [self._key(event, day)], [now])
-        if result == b"gone":
+        data = {**summary, "published_at": now}
+        keys = [self._key(event, day), self.store.keys.log(event), self.store.keys.channel(event)]
+        result = await self.store.run_write(self._publish, keys, [now, codec.pack(data), self.store.log_max_entries])
+        if result[0] == b"gone":
             raise NotFound(f"no reflections for {day} to publish; compile them first")
-        return await self.store.append(event, "reflections", {**summary, "published_at": now})
+        return Entry(result[1].decode(), "reflections", data)
