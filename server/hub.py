@@ -9,7 +9,10 @@ saturated run shows ~90% of the hub's time inside those ``write()`` calls (one s
 cost that is left is one system call per reader per dispatch. Hence batching: pub/sub messages of one
 channel that have already arrived together (the hub fell behind) are dispatched as one batch, their frames
 joined once per group and written with one call per reader (N = 5,000, one core: 105,000 -> 187,000
-deliveries/s). A lone message is never delayed to wait for company. WebSockets are served by aiohttp (the
+deliveries/s). A lone message is never delayed to wait for company. Live writes are queued as jobs and written
+``chunk_writes`` per event-loop step (``Hub._drain``), so a post's handler and the pub/sub reader run between
+chunks of a fan-out to thousands of readers instead of waiting for all of it (see ``Hub._dispatch`` for why
+the resume guarantees still hold). WebSockets are served by aiohttp (the
 app's server; one port, one middleware stack) with ``compress=False`` and ``autoping=False``: the hub's
 housekeeping writes one shared ping frame to every live WebSocket reader every ``keepalive_seconds`` and
 drops a reader that has not answered the previous one (aiohttp's per-connection heartbeat timers cost
