@@ -9,7 +9,10 @@ saturated run shows ~90% of the hub's time inside those ``write()`` calls (one s
 cost that is left is one system call per reader per dispatch. Hence batching: pub/sub messages of one
 channel that have already arrived together (the hub fell behind) are dispatched as one batch, their frames
 joined once per group and written with one call per reader (N = 5,000, one core: 105,000 -> 187,000
-deliveries/s). A lone message is never delayed to wait for company. WebSockets are served by aiohttp (the
+deliveries/s). A lone message is never delayed to wait for company. Live writes are queued as jobs and written
+``chunk_writes`` per event-loop step (``Hub._drain``), so a post's handler and the pub/sub reader run between
+chunks of a fan-out to thousands of readers instead of waiting for all of it (see ``Hub._dispatch`` for why
+the resume guarantees still hold). WebSockets are served by aiohttp (the
 app's server; one port, one middleware stack) with ``compress=False`` and ``autoping=False``: the hub's
 housekeeping writes one shared ping frame to every live WebSocket reader every ``keepalive_seconds`` and
 drops a reader that has not answered the previous one (aiohttp's per-connection heartbeat timers cost
@@ -33,7 +36,7 @@ import logging
 import random
 import re
 import struct
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator
 from enum import StrEnum
 from typing import Any, Final
@@ -258,6 +261,7 @@ class _Channel:
         self.idle_ticks = 0
         # the last messages dispatched, in seq order and without a gap: resuming readers are served from here
         self.recent: list[Message] = []
+        self.version = 0  # bumped whenever a reader joins a live group (a write job's snapshot is then stale)
 
     def remember(self, messages: list[Message], limit: int) -> None:
         """Keep dispatched messages for resuming readers; a resync (a gap) forgets the older ones."""
@@ -275,6 +279,32 @@ class _Channel:
         return len(self.joining) + sum(len(group) for group in self.groups.values())
 
 
+class _Job:
+    """Live writes of one dispatch: the messages, and the channel's live groups as they were when it was made.
+
+    ``group`` and ``index`` say how far the writing got; ``frame`` is the current group's joined frames.
+    """
+
+    __slots__ = ("channel", "frame", "fresh", "group", "groups", "index", "version")
+
+    def __init__(self, channel: _Channel, fresh: list[Message]) -> None:
+        self.channel = channel
+        self.fresh = list(fresh)
+        self.version = channel.version
+        self.groups = [(fmt, session, list(group)) for (fmt, session), group in channel.groups.items()]
+        self.group = 0
+        self.index = 0
+        self.frame: bytes | None = None
+
+    def build(self, fmt: Format, session: str | None) -> bytes:
+        """The frames one group gets, joined (empty when none of the messages is for it)."""
+        fresh = self.fresh
+        if len(fresh) == 1:
+            message = fresh[0]
+            return message.frame(fmt) if session is None or message.matches(session) else b""
+        return b"".join(m.frame(fmt) for m in fresh if session is None or m.matches(session))
+
+
 class Hub:
     """This process's fan-out of every followed event, over one Redis pub/sub connection.
 
@@ -285,8 +315,9 @@ class Hub:
 
     def __init__(self, store: RedisStore, *, buffer_messages: int = 256, buffer_bytes: int = 1 << 20,
                  keepalive_seconds: float = 20.0, max_per_address: int = 20_000, ready_timeout: float = 5.0,
-                 batch: int = 500, recent_messages: int = 1000) -> None:  # fmt: skip
+                 batch: int = 500, recent_messages: int = 1000, chunk_writes: int = 256) -> None:  # fmt: skip
         self.store = store
+        self.chunk_writes = max(1, chunk_writes)
         self.recent_messages = recent_messages
         self.buffer_messages = buffer_messages
         self.buffer_bytes = buffer_bytes
@@ -300,6 +331,8 @@ class Hub:
         self._confirmations: dict[str, list[asyncio.Future[None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._aborts: dict[asyncio.Transport, asyncio.TimerHandle] = {}
+        self._jobs: deque[_Job] = deque()  # live writes still to do, in dispatch order
+        self._drain_handle: asyncio.Handle | None = None
         self._addresses: Counter[str] = Counter()
         self._run_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
@@ -322,6 +355,10 @@ class Hub:
     async def close(self) -> None:
         """Stop every task this hub started and close its connection; readers are released."""
         self.shut_readers()
+        if self._drain_handle is not None:
+            self._drain_handle.cancel()
+            self._drain_handle = None
+        self._jobs.clear()
         tasks = [t for t in (self._run_task, self._tick_task) if t is not None]
         tasks += [c.sync_task for c in self._channels.values() if c.sync_task is not None]
         tasks += list(self._tasks)
@@ -482,6 +519,7 @@ class Hub:
                     transport.write(message.frame(reader.fmt))
         channel.joining.discard(reader)
         channel.groups.setdefault((reader.fmt, reader.session), set()).add(reader)
+        channel.version += 1
         reader.live = True
         if transport.is_closing() or transport.get_write_buffer_size() > self.buffer_bytes:
             self._cut(reader, SLOW_READER_CODE, SLOW_READER_REASON)
@@ -556,8 +594,16 @@ class Hub:
     # --- dispatch ---------------------------------------------------------------------------------
 
     def _dispatch(self, channel: _Channel, messages: list[Message]) -> None:
-        """Deliver messages (in seq order) to every reader of the channel: kept for joining readers, written for
-        live ones. A batch costs one ``transport.write()`` per live reader: its frames joined once per group."""
+        """Deliver messages (in seq order) to every reader of the channel: kept for joining readers at once,
+        queued as a write job for the live ones (see ``_drain``). A job costs one ``transport.write()`` per
+        live reader: its frames joined once per group.
+
+        Everything but the live writes happens here, in this step: the channel's last seq, its recent list and
+        the joining readers' kept lists include these messages from now on, so a reader that goes live later
+        (catch-up, resume from memory, promotion) gets them from there and is not in this job's snapshot of
+        the live groups; a reader in the snapshot gets them from the job. Jobs run in order, each to the end
+        before the next starts, so every reader still gets its messages in seq order, each once.
+        """
         fresh: list[Message] = []
         for message in messages:
             if not message.is_resync:
@@ -576,34 +622,69 @@ class Hub:
                     reader.buffer(message, limit)
                 if reader.promote_at is not None and reader.promote_at <= channel.last_key:
                     promote.append(reader)
-        slow: list[Reader] = []
-        limit = self.buffer_bytes
-        for (fmt, session), group in channel.groups.items():
-            if len(fresh) == 1:
-                message = fresh[0]
-                if session is not None and not message.matches(session):
-                    continue
-                frame = message.frame(fmt)
+        if channel.groups:
+            jobs = self._jobs
+            last = jobs[-1] if jobs else None
+            if last is not None and last.channel is channel and last.group == 0 and last.frame is None \
+                    and last.version == channel.version:  # fmt: skip
+                last.fresh.extend(fresh)  # not started and no reader went live since: same readers
             else:
-                parts = [m.frame(fmt) for m in fresh if session is None or m.matches(session)]
-                if not parts:
-                    continue
-                frame = b"".join(parts)
-            for reader in group:
-                transport = reader.transport
-                if transport.is_closing():
-                    slow.append(reader)
-                    continue
-                transport.write(frame)
-                if transport.get_write_buffer_size() > limit:
-                    slow.append(reader)
-        for reader in slow:
-            if reader.transport.is_closing():
-                self.leave(reader)
-            else:
-                self._cut(reader, SLOW_READER_CODE, SLOW_READER_REASON)
+                jobs.append(_Job(channel, fresh))
+                if last is None:
+                    self._drain()  # the first chunk now: a lone message to a small event is written at once
         if promote:
             self._promote(channel, promote)
+
+    def _drain(self) -> None:
+        """Write queued jobs, at most ``chunk_writes`` transport writes per event-loop step; then yield to the
+        loop (call_soon) so HTTP handlers (posts) and the pub/sub reader run between chunks of a large fan-out.
+        A reader that left since its job was made is skipped."""
+        self._drain_handle = None
+        jobs = self._jobs
+        budget = self.chunk_writes
+        limit = self.buffer_bytes
+        slow: list[Reader] = []
+        try:
+            while jobs and budget > 0:
+                job = jobs[0]
+                groups = job.groups
+                while job.group < len(groups) and budget > 0:
+                    fmt, session, readers = groups[job.group]
+                    frame = job.frame
+                    if frame is None:
+                        frame = job.frame = job.build(fmt, session)
+                    if not frame:
+                        job.group += 1
+                        job.index, job.frame = 0, None
+                        continue
+                    i = job.index
+                    end = min(len(readers), i + budget)
+                    for reader in readers[i:end]:
+                        if reader.left:
+                            continue
+                        transport = reader.transport
+                        if transport.is_closing():
+                            slow.append(reader)
+                            continue
+                        transport.write(frame)
+                        if transport.get_write_buffer_size() > limit:
+                            slow.append(reader)
+                    budget -= end - i
+                    if end >= len(readers):
+                        job.group += 1
+                        job.index, job.frame = 0, None
+                    else:
+                        job.index = end
+                if job.group >= len(groups):
+                    jobs.popleft()
+        finally:
+            for reader in slow:
+                if reader.transport.is_closing():
+                    self.leave(reader)
+                else:
+                    self._cut(reader, SLOW_READER_CODE, SLOW_READER_REASON)
+            if jobs and self._drain_handle is None:
+                self._drain_handle = asyncio.get_running_loop().call_soon(self._drain)
 
     # --- the pub/sub connection -------------------------------------------------------------------
 
@@ -816,6 +897,7 @@ async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
         max_per_address=settings.max_connections_per_address,
         ready_timeout=max(2 * settings.redis_timeout, 2.0),
         recent_messages=settings.resume_cache_messages,
+        chunk_writes=settings.dispatch_chunk_writes,
     )
     app[HUB] = hub
     await hub.start()

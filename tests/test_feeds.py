@@ -121,12 +121,14 @@ def assert_exact(received: list[dict[str, Any]], expected: list[str]) -> None:
     assert seqs == expected
 
 
-@pytest.fixture
-async def two(live_server_factory: Callable[..., LiveServer], http: aiohttp.ClientSession
-              ) -> tuple[LiveServer, LiveServer, dict[str, str]]:  # fmt: skip
-    """Two server processes on one store: readers on A, posts through B."""
-    a = live_server_factory()
-    b = live_server_factory()
+@pytest.fixture(params=["whole", "chunked"])
+async def two(request: pytest.FixtureRequest, live_server_factory: Callable[..., LiveServer],
+              http: aiohttp.ClientSession) -> tuple[LiveServer, LiveServer, dict[str, str]]:  # fmt: skip
+    """Two server processes on one store: readers on A, posts through B. "chunked": the hubs yield to the event
+    loop after every single live write, so joins, resumes, promotions and new messages land mid-fan-out."""
+    env = {"PLENARY_DISPATCH_CHUNK_WRITES": "1"} if request.param == "chunked" else {}
+    a = live_server_factory(**env)
+    b = live_server_factory(**env)
     headers = await setup_event(http, b.url)
     return a, b, headers
 
