@@ -5,11 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import html
-import json
-import re
-import string
 from html.parser import HTMLParser
-from importlib import resources
 from typing import Any
 
 from aiohttp import web
@@ -17,15 +13,15 @@ from aiohttp import web
 from server.auth import require
 from server.errors import Invalid, NotFound
 from server.middleware import read_json
-from server.models import SLUG_PATTERN, Event, Role, Session
-from server.pages import asset_url, load_event, not_found_page, page_response
+from server.models import Event, Role, Session
+from server.pages import asset_url, json_script, load_event, not_found_page, page_response, template
+from server.params import SLUG
 from server.render import render_markdown
 
 __all__ = ["html_tree", "routes"]
 
 routes = web.RouteTableDef()
 
-_SLUG = re.compile(SLUG_PATTERN)
 #: The editor's preview is limited to what render_markdown can produce; anything else is dropped.
 _TAGS = frozenset(
     {"a", "blockquote", "br", "code", "del", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -87,16 +83,6 @@ def html_tree(markup: str) -> list[Node]:
     return parser.root
 
 
-def _json_script(data: object) -> str:
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-@functools.cache
-def _template(name: str) -> string.Template:
-    return string.Template(resources.files("clients").joinpath("desk", name).read_text(encoding="utf-8"))
-
-
 def _session_json(session: Session) -> dict[str, Any]:
     return {
         "id": session.id,
@@ -123,13 +109,13 @@ def _config(event: Event, sessions: list[Session], **extra: object) -> dict[str,
     }
 
 
-def _page(request: web.Request, template: str, config: dict[str, Any], **fields: str) -> web.Response:
+def _page(request: web.Request, name: str, config: dict[str, Any], **fields: str) -> web.Response:
     esc = functools.partial(html.escape, quote=True)
-    body = _template(template).substitute(
+    body = template(name, "desk").substitute(
         css_url=esc(asset_url("desk.css")),
         reader_css_url=esc(asset_url("reader.css")),
-        js_url=esc(asset_url(template.replace(".html", ".js"))),
-        config=_json_script(config),
+        js_url=esc(asset_url(name.replace(".html", ".js"))),
+        config=json_script(config),
         **{k: esc(v) for k, v in fields.items()},
     )
     response = page_response(request, body)
@@ -182,7 +168,7 @@ async def whoami(request: web.Request) -> web.Response:
 async def preview(request: web.Request) -> web.Response:
     """Render an editor's Markdown as the published post would be, as JSON nodes for the desk to build."""
     event_id = request.match_info["event"]
-    if not _SLUG.fullmatch(event_id):
+    if not SLUG.fullmatch(event_id):
         raise NotFound("no such event")
     await require(request, Role.EDITOR, event_id)
     body = await read_json(request)

@@ -34,7 +34,6 @@ import bisect
 import contextlib
 import logging
 import random
-import re
 import struct
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator
@@ -44,7 +43,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from server import codec
-from server.errors import Invalid, RateLimited, SeqExpired, StoreUnavailable
+from server.errors import RateLimited, SeqExpired, StoreUnavailable
 from server.keys import HUB, SETTINGS, STORE
 from server.redis_store import PubSub, RedisStore
 from server.store import Entry
@@ -909,33 +908,3 @@ async def hub_shutdown(app: web.Application) -> None:
     """on_shutdown: close feed connections (1001) so the server does not wait for long-lived handlers."""
     if HUB in app:
         app[HUB].shut_readers()
-
-
-_SEQ = re.compile(r"\d{1,15}-\d{1,10}")
-_SESSION = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-
-
-def parse_after(value: str | None, field: str = "after") -> str | None:
-    """A resume position from the query or Last-Event-ID; None when absent.
-
-    Raises:
-        Invalid: not a seq from this API.
-    """
-    if not value:
-        return None
-    if not _SEQ.fullmatch(value):
-        raise Invalid(f"{field}: not a seq from this API", field=field)
-    return value
-
-
-def parse_session(value: str | None) -> str | None:
-    """The session filter from the query; None when absent.
-
-    Raises:
-        Invalid: not a session id.
-    """
-    if not value:
-        return None
-    if not _SESSION.fullmatch(value):
-        raise Invalid("session: not a session id", field="session")
-    return value

@@ -20,10 +20,12 @@ from aiohttp import web
 
 from server.errors import NotFound
 from server.keys import SETTINGS, STORE
-from server.models import SLUG_PATTERN, Event, Session
+from server.models import Event, Session
+from server.params import SEQ, SLUG
 from server.redis_store import RedisStore
 from server.reflections_store import Reflections
 from server.render import render_inline
+from workers.post import event_jsonld
 
 __all__ = ["Asset", "asset", "asset_url", "csp", "not_found_page", "page_response", "routes"]
 
@@ -42,8 +44,6 @@ _CONTENT_TYPES = {
     "ico": "image/x-icon",
     "webmanifest": "application/manifest+json",
 }
-_SLUG = re.compile(SLUG_PATTERN)
-_SEQ = re.compile(r"\d{1,15}-\d{1,10}")
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(?::\d{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](?::\d{1,5})?")
 # Characters XML 1.0 cannot carry at all, even escaped.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -132,8 +132,9 @@ def asset_url(name: str) -> str:
 
 
 @functools.cache
-def _template(name: str) -> string.Template:
-    return string.Template(resources.files("clients").joinpath("reader", name).read_text(encoding="utf-8"))
+def template(name: str, folder: str = "reader") -> string.Template:
+    """A page template shipped in ``clients/<folder>``, read once."""
+    return string.Template(resources.files("clients").joinpath(folder, name).read_text(encoding="utf-8"))
 
 
 @routes.get("/static/{name}")
@@ -160,7 +161,7 @@ def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _json_script(data: object) -> str:
+def json_script(data: object) -> str:
     """JSON safe inside a <script> data block: nothing in it can close the element or open a comment."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -310,14 +311,7 @@ def live_blog_jsonld(ctx: PageContext, updates: Iterable[Mapping[str, Any]]) -> 
     """schema.org LiveBlogPosting for the event, with one BlogPosting per update (newest first)."""
     event = ctx.event
     start, end = coverage(event)
-    about: dict[str, Any] = {
-        "@type": "Event",
-        "name": event.title,
-        "startDate": event.starts_on.isoformat(),
-        "endDate": event.ends_on.isoformat(),
-    }
-    if event.venue:
-        about["location"] = {"@type": "Place", "name": event.venue}
+    about = event_jsonld(event)
     posts: list[dict[str, Any]] = []
     for update in updates:
         post: dict[str, Any] = {
@@ -359,7 +353,8 @@ def _base_url(request: web.Request) -> str:
     return public.rstrip("/") if public else f"{request.scheme}://{request.host}"
 
 
-def _not_found(request: web.Request, detail: str) -> web.Response:
+def not_found_page(request: web.Request, detail: str) -> web.Response:
+    """The 404 page (with the strict CSP) that reader and desk pages answer for unknown addresses."""
     body = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">'
@@ -367,11 +362,6 @@ def _not_found(request: web.Request, detail: str) -> web.Response:
         f'<body><main class="page notfound"><h1>Not found</h1><p>{_esc(detail)}</p></main></body></html>'
     )
     return page_response(request, body, status=404)
-
-
-def not_found_page(request: web.Request, detail: str) -> web.Response:
-    """The 404 page (with the strict CSP) that reader and desk pages answer for unknown addresses."""
-    return _not_found(request, detail)
 
 
 async def _published_days(event: Event, store: RedisStore) -> list[tuple[dt.date, str]]:
@@ -401,7 +391,7 @@ def _reflections_links(event: Event, days: list[tuple[dt.date, str]]) -> str:
 async def load_event(request: web.Request) -> tuple[Event, list[Session]] | None:
     """The event named in the path with its sessions in start order, or None when there is no such event."""
     event_id = request.match_info["event"]
-    if not _SLUG.fullmatch(event_id):
+    if not SLUG.fullmatch(event_id):
         return None
     store = request.app[STORE]
     try:
@@ -443,14 +433,14 @@ async def reader_page(request: web.Request) -> web.Response:
     """The live reader page: the latest updates rendered on the server, made live by reader.js."""
     loaded = await _load(request)
     if loaded is None:
-        return _not_found(request, "There is no event at this address.")
+        return not_found_page(request, "There is no event at this address.")
     event, sessions = loaded
     store = request.app[STORE]
     query = request.query
     session = query.get("session") or None
     if session is not None and session not in sessions:
-        return _not_found(request, "This event has no such session.")
-    before = query.get("before") if _SEQ.fullmatch(query.get("before", "")) else None
+        return not_found_page(request, "This event has no such session.")
+    before = query.get("before") if SEQ.fullmatch(query.get("before", "")) else None
     only_key = query.get("key") in ("1", "on", "true")
     # The log position is read before the list, so the feed resumes from no later than what the list shows.
     after = await store.last_seq(event.id)
@@ -481,7 +471,7 @@ async def reader_page(request: web.Request) -> web.Response:
     older = f'<a class="older" href="{_esc(link(before=prev))}">Older updates</a>' if prev else ""
     latest = f'<a class="older" href="{_esc(link())}">Back to the latest updates</a>' if before else ""
     title = event.blog_title or event.title
-    body = _template("reader.html").substitute(
+    body = template("reader.html").substitute(
         title=_esc(title),
         page_title=_esc(f"{title} — live" if before is None else f"{title} — earlier updates"),
         description=_esc(f"Live coverage of {event.title}" + (f" at {event.venue}" if event.venue else "")),
@@ -489,8 +479,8 @@ async def reader_page(request: web.Request) -> web.Response:
         feed_url=_esc(f"/events/{event.id}/feed.atom"),
         css_url=_esc(asset_url("reader.css")),
         js_url=_esc(asset_url("reader.js")),
-        jsonld=_json_script(live_blog_jsonld(ctx, shown)),
-        config=_json_script(config),
+        jsonld=json_script(live_blog_jsonld(ctx, shown)),
+        config=json_script(config),
         event_title=_esc(event.title),
         venue=_esc(event.venue or ""),
         dates=_esc(_dates(event)),
@@ -604,25 +594,25 @@ async def reflections_page(request: web.Request) -> web.Response:
     """The published reflections post of one day, with BlogPosting JSON-LD; 404 before publishing."""
     loaded = await _load(request)
     if loaded is None:
-        return _not_found(request, "There is no such event.")
+        return not_found_page(request, "There is no such event.")
     event, _sessions = loaded
     try:
         day = dt.date.fromisoformat(request.match_info["date"])
     except ValueError:
-        return _not_found(request, "That is not a date (YYYY-MM-DD).")
+        return not_found_page(request, "That is not a date (YYYY-MM-DD).")
     published = await Reflections(request.app[STORE]).published(event.id, day) if day in event.days else None
     if published is None:
-        return _not_found(request, f"The reflections for {_day_label(day)} are not published yet.")
+        return not_found_page(request, f"The reflections for {_day_label(day)} are not published yet.")
     canonical = f"{_base_url(request)}/events/{event.id}/days/{day.isoformat()}/reflections"
     moment = _parse_time(published["published_at"])
     jsonld = {**published["jsonld"], "datePublished": moment.isoformat(), "url": canonical}
     title = str(published["title"] or f"Reflections, {_day_label(day)}")
-    body = _template("post.html").substitute(
+    body = template("post.html").substitute(
         title=_esc(title),
         description=_esc(f"{event.title}: the reflections post of {_day_label(day)}."),
         canonical=_esc(canonical),
         css_url=_esc(asset_url("reader.css")),
-        jsonld=_json_script(jsonld),
+        jsonld=json_script(jsonld),
         event_id=_esc(event.id),
         event_title=_esc(event.title),
         venue=_esc(event.venue or ""),

@@ -14,9 +14,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from server.api import Routes
-from server.api.events import slug
 from server.hub import Hub
 from server.keys import HUB, SETTINGS, STORE
+from server.params import slug
 from server.redis_store import RedisStore
 
 logger = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from server.api import Routes
-from server.api.events import slug
-from server.hub import Format, Message, Reader, parse_after, parse_session
+from server.hub import Format, Message, Reader
 from server.keys import HUB, STORE
+from server.params import parse_seq, parse_session, slug
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     ``reader_buffer_bytes`` behind has its response closed (it resumes with Last-Event-ID)."""
     event = slug(request, "event")
     header = request.headers.get("Last-Event-ID")
-    after = parse_after(header, "Last-Event-ID") if header else parse_after(request.query.get("after"))
+    after = parse_seq(header, "Last-Event-ID") if header else parse_seq(request.query.get("after"))
     session = parse_session(request.query.get("session"))
     await request.app[STORE].get_event(event)
     transport = request.transport

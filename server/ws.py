@@ -10,10 +10,10 @@ from aiohttp import WSMsgType, web
 
 from config.settings import Settings
 from server.api import Routes
-from server.api.events import slug
 from server.errors import BadRequest, Forbidden
-from server.hub import Format, Message, Reader, parse_after, parse_session, ws_close_frame
+from server.hub import Format, Message, Reader, ws_close_frame
 from server.keys import HUB, SETTINGS, STORE
+from server.params import parse_seq, parse_session, slug
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ async def ws_feed(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     if not origin_allowed(request, settings):
         raise Forbidden(f"origin {request.headers.get('Origin')!r} may not open this feed")
-    after = parse_after(request.query.get("after"))
+    after = parse_seq(request.query.get("after"))
     session = parse_session(request.query.get("session"))
     await request.app[STORE].get_event(event)
     ws: web.WebSocketResponse = web.WebSocketResponse(

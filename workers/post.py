@@ -29,6 +29,7 @@ __all__ = [
     "Quotation",
     "blog_posting",
     "escape_text",
+    "event_jsonld",
     "make_draft",
     "markdown_to_html",
     "sources_from_markdown",
@@ -171,6 +172,19 @@ def sources_from_markdown(md: str) -> dict[str, list[str]]:
     return sources
 
 
+def event_jsonld(event: Event) -> dict[str, object]:
+    """The schema.org ``Event`` that posts about the conference point to (their ``about``)."""
+    about: dict[str, object] = {
+        "@type": "Event",
+        "name": event.title,
+        "startDate": event.starts_on.isoformat(),
+        "endDate": event.ends_on.isoformat(),
+    }
+    if event.venue:
+        about["location"] = {"@type": "Place", "name": event.venue}
+    return about
+
+
 def blog_posting(
     title: str,
     authors: Sequence[str],
@@ -185,14 +199,7 @@ def blog_posting(
 
     The caller must escape ``</`` when embedding the JSON in a ``<script>`` element.
     """
-    about: dict[str, object] = {
-        "@type": "Event",
-        "name": event.title,
-        "startDate": event.starts_on.isoformat(),
-        "endDate": event.ends_on.isoformat(),
-    }
-    if event.venue:
-        about["location"] = {"@type": "Place", "name": event.venue}
+    about = event_jsonld(event)
     doc: dict[str, object] = {
         "@context": "https://schema.org",
         "@type": "BlogPosting",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from aiohttp import web
 
 from server.api import Routes
@@ -11,29 +9,10 @@ from server.auth import require
 from server.errors import Forbidden, Invalid
 from server.keys import STORE
 from server.middleware import read_body
-from server.models import SLUG_PATTERN, Event, EventCreate, EventList, Role, Session, SessionBody, SessionList
+from server.models import Event, EventCreate, EventList, Role, Session, SessionBody, SessionList
+from server.params import parse_day, slug
 
 routes = Routes()
-
-
-def slug(request: web.Request, name: str) -> str:
-    """A slug from the path, checked."""
-    import re
-
-    value = request.match_info[name]
-    if not re.fullmatch(SLUG_PATTERN.strip("^$"), value):
-        raise Invalid(f"{name}: must match {SLUG_PATTERN}", field=name)
-    return value
-
-
-def parse_day(value: str | None, field: str = "day") -> dt.date | None:
-    """A YYYY-MM-DD query value, or None when absent."""
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise Invalid(f"{field}: expected YYYY-MM-DD", field=field) from exc
 
 
 @routes.route("POST", "/api/events", "Create an event", who="admin, editor", body=EventCreate,

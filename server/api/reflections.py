@@ -10,12 +10,12 @@ from typing import Any
 from aiohttp import web
 
 from server.api import Routes
-from server.api.events import slug
 from server.auth import actor, require
 from server.errors import Invalid, NotFound
 from server.keys import QUEUE, SETTINGS, STORE
 from server.middleware import read_body
 from server.models import Event, ReflectionsCompile, ReflectionsEdit, ReflectionsJob, ReflectionsPost, Role
+from server.params import slug
 from server.reflections_store import Reflections
 from workers.post import blog_posting, markdown_to_html, sources_from_markdown
 from workers.queue import enqueue_compile, job_id

@@ -16,12 +16,12 @@ from pydantic import ValidationError
 
 from server import metrics
 from server.api import Routes
-from server.api.events import parse_day, slug
 from server.auth import Actor, require
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.keys import STORE
 from server.middleware import read_body, validation_problem
 from server.models import Event, Role, Update, UpdateCreate, UpdateList, UpdatePatch
+from server.params import parse_day, parse_seq, parse_session, slug
 from server.redis_store import RedisStore
 
 routes = Routes()
@@ -137,17 +137,13 @@ async def list_updates(request: web.Request) -> web.Response:
         limit = -1
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit: an integer from 1 to {MAX_LIMIT}", field="limit")
-    for name in ("after", "before"):
-        if name in query and not re.fullmatch(r"\d{1,15}-\d{1,10}", query[name]):
-            raise Invalid(f"{name}: not a seq from this API", field=name)
-    session = query.get("session") or None
-    if session is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", session):
-        raise Invalid("session: not a session id", field="session")
+    after, before = parse_seq(query.get("after")), parse_seq(query.get("before"), "before")
+    session = parse_session(query.get("session"))
     position = await store.last_seq(event_id)  # read first: whatever the list misses comes after it
     records, nxt, prev = await store.list_updates(
         event_id,
-        after=query.get("after"),
-        before=query.get("before"),
+        after=after,
+        before=before,
         limit=limit,
         session=session,
         day=parse_day(query.get("day")),
