@@ -366,13 +366,8 @@ def not_found_page(request: web.Request, detail: str) -> web.Response:
 
 async def _published_days(event: Event, store: RedisStore) -> list[tuple[dt.date, str]]:
     """The event's days whose reflections are published, with each post's title."""
-    reflections = Reflections(store)
-    out = []
-    for day in event.days:
-        published = await reflections.published(event.id, day)
-        if published is not None:
-            out.append((day, str(published.get("title") or f"Reflections, {_day_label(day)}")))
-    return out
+    titles = await Reflections(store).published_titles(event.id, event.days)
+    return [(day, titles[day] or f"Reflections, {_day_label(day)}") for day in event.days if day in titles]
 
 
 def _reflections_links(event: Event, days: list[tuple[dt.date, str]]) -> str:

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from server import codec
-from server.errors import Conflict, NotFound, SeqExpired, StoreUnavailable
+from server.errors import Conflict, Invalid, NotFound, SeqExpired, StoreUnavailable
 from server.models import Event, Session, TokenInfo
 from server.store import Entry, Keys, pad_seq
 
@@ -115,10 +115,10 @@ redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'session' .. '\\n' .. ARGV[2])
 return {'ok', seq}
 """
 
-# KEYS: tokens, token_hash; ARGV: name, record, digest
+# KEYS: tokens, token_hash; ARGV: name, record. The lookup key holds the record too: one read per request.
 _CREATE_TOKEN = """
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('SET', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
 return 1
 """
 
@@ -304,7 +304,7 @@ class RedisStore:
         """
         record = codec.pack({**info.model_dump(mode="json"), "hash": digest})
         done = await self.run_write(
-            self._create_token, [self.keys.tokens(), self.keys.token_hash(digest)], [info.name, record, digest]
+            self._create_token, [self.keys.tokens(), self.keys.token_hash(digest)], [info.name, record]
         )
         if not done:
             raise Conflict(f"a token named {info.name!r} exists; revoke it first", field="name")
@@ -312,10 +312,7 @@ class RedisStore:
     async def token_by_digest(self, digest: str) -> tuple[TokenInfo, str] | None:
         """The token whose SHA-256 is ``digest``, with its stored digest, or None."""
         with _guard():
-            name = await self.client.get(self.keys.token_hash(digest))
-            if name is None:
-                return None
-            raw = await self.client.hget(self.keys.tokens(), name)
+            raw = await self.client.get(self.keys.token_hash(digest))
         if raw is None:
             return None
         record = codec.unpack(raw)
@@ -431,7 +428,7 @@ class RedisStore:
         """Append a new update (its record has no seq yet) and publish it, in one atomic step.
 
         ``idempotency`` is (actor, key, body fingerprint). A repeated key within the retention time returns
-        the first answer and adds nothing; a repeated key with another fingerprint raises Conflict.
+        the first answer and adds nothing; a repeated key with another fingerprint raises Invalid (422).
         """
         update_id = str(record["id"])
         session = record.get("session")
@@ -453,7 +450,7 @@ class RedisStore:
         result = await self.run_write(self._create, keys, args)
         if result[0] == b"dup":
             if result[1].decode() != fingerprint:
-                raise Conflict("this Idempotency-Key was used with a different body", field="Idempotency-Key")
+                raise Invalid("Idempotency-Key: already used with a different body", field="Idempotency-Key")
             seq = result[2].decode()
             first = await self._entry_at(event_id, seq)
             if first is None:  # trimmed from the log: answer with the current state

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from server import codec
@@ -131,6 +131,15 @@ class Reflections:
             "published_at": _text(fields, "published_at"),
         }
         return post
+
+    async def published_titles(self, event: str, days: Sequence[dt.date]) -> dict[dt.date, str]:
+        """The title of each of ``days`` whose post is published (one round trip, no post bodies)."""
+        async with self.store.client.pipeline(transaction=False) as pipe:
+            for day in days:
+                pipe.hget(self._key(event, day), "pub_title")
+            with guard():
+                titles = await pipe.execute()
+        return {day: title.decode() for day, title in zip(days, titles, strict=True) if title is not None}
 
     async def published(self, event: str, day: dt.date) -> dict[str, Any] | None:
         """The published snapshot (title, html, jsonld, published_at), or None before publishing."""

@@ -40,7 +40,7 @@ class Keys:
         return f"{self.prefix}:tokens"
 
     def token_hash(self, digest: str) -> str:
-        """String: SHA-256 of a token -> its name."""
+        """String: SHA-256 of a token -> the same record as in tokens() (one read authenticates)."""
         return f"{self.prefix}:token:{digest}"
 
     def events(self) -> str:

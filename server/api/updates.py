@@ -94,15 +94,12 @@ async def create_update(request: web.Request) -> web.Response:
         "tags": body.tags,
     }
     happened = await _check_fields(store, event, record)
-    try:
-        created = await store.create_update(
-            event_id,
-            record,
-            day=event.local_day(happened),
-            idempotency=(who.name, key, _fingerprint(body)) if key else None,
-        )
-    except Conflict as exc:
-        raise Invalid(exc.detail, field=exc.field) from exc  # same key, other body: 422 as the issue asks
+    created = await store.create_update(
+        event_id,
+        record,
+        day=event.local_day(happened),
+        idempotency=(who.name, key, _fingerprint(body)) if key else None,
+    )
     if created.created:
         metrics.count(request.app, "plenary_updates_posted_total")
         if created.unpinned and created.unpinned != record["id"]:
