@@ -284,8 +284,3 @@ def build_sessions(data: Mapping[str, object], event: Event) -> list[SessionRequ
         seen.add(session_id)
         out.append(SessionRequest(session_id, body))
     return out
-
-
-def load_sessions(path: Path, event: Event) -> list[SessionRequest]:
-    """read_agenda then build_sessions. Raises AgendaError."""
-    return build_sessions(read_agenda(path), event)

@@ -98,7 +98,6 @@ class FeedReader(asyncio.Protocol):
             status = data[: data.find(b"\r\n")]
             ok = b" 101 " in status if self.feed != "sse" else b" 200 " in status
             if not ok:
-                self.stats.refused += 1
                 self.opened.set_result(False)
                 assert self.transport is not None
                 self.transport.abort()
@@ -214,7 +213,6 @@ class Stats:
     bytes: int = 0
     open: int = 0
     closed: int = 0
-    refused: int = 0
     codes: dict[int, int] = field(default_factory=dict)
 
 

@@ -193,7 +193,7 @@ class Reader:
     """
 
     __slots__ = ("_done", "address", "awaiting_pong", "cut_slow", "event", "fmt", "gap", "last_key", "last_seq",
-                 "left", "live", "pending", "promote_at", "session", "transport")  # fmt: skip
+                 "left", "pending", "promote_at", "session", "transport")  # fmt: skip
 
     def __init__(self, event: str, fmt: Format, transport: asyncio.Transport, *, session: str | None,
                  address: str) -> None:  # fmt: skip
@@ -206,7 +206,6 @@ class Reader:
         self.gap = False  # pending overflowed: what follows it must come from the log
         self.last_key: Key = (0, 0)  # last seq sent or filtered out
         self.last_seq: str | None = None
-        self.live = False
         self.promote_at: Key | None = None  # joining until the channel has dispatched up to this seq
         self.left = False
         self._done: asyncio.Event | None = None
@@ -519,7 +518,6 @@ class Hub:
         channel.joining.discard(reader)
         channel.groups.setdefault((reader.fmt, reader.session), set()).add(reader)
         channel.version += 1
-        reader.live = True
         if transport.is_closing() or transport.get_write_buffer_size() > self.buffer_bytes:
             self._cut(reader, SLOW_READER_CODE, SLOW_READER_REASON)
 
@@ -566,7 +564,6 @@ class Hub:
                 group.discard(reader)
                 if not group:
                     del channel.groups[(reader.fmt, reader.session)]
-        reader.live = False
         reader.left = True
         if reader._done is not None:
             reader._done.set()

@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    computed_field,
     field_validator,
     model_validator,
 )
@@ -133,14 +134,16 @@ class Event(Record):
     starts_on: dt.date
     ends_on: dt.date
     blog_title: str | None = None
-    days: list[dt.date] = Field(default_factory=list)
 
     @classmethod
     def from_create(cls, body: EventCreate) -> Event:
-        days = [
-            body.starts_on + dt.timedelta(days=i) for i in range((body.ends_on - body.starts_on).days + 1)
-        ]
-        return cls(**body.model_dump(), days=days)
+        return cls(**body.model_dump())
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def days(self) -> list[dt.date]:
+        """Every day of the event, first to last (in answers, never stored)."""
+        return [self.starts_on + dt.timedelta(days=i) for i in range((self.ends_on - self.starts_on).days + 1)]
 
     @property
     def zone(self) -> ZoneInfo:

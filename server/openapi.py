@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode
 
 from server.api import Operation
 
@@ -31,8 +32,9 @@ _PROBLEM = {
 }
 
 
-def _ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+def _ref(model: type[BaseModel], schemas: dict[str, Any], mode: JsonSchemaMode = "validation") -> dict[str, str]:
+    """A reference to the model's schema; answers use the serialization schema (it has computed fields)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
     for name, sub in schema.pop("$defs", {}).items():
         schemas.setdefault(name, sub)
     schemas.setdefault(model.__name__, schema)
@@ -50,7 +52,7 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
                        "schema": {"type": "string", "maxLength": 200}})  # fmt: skip
     ok: dict[str, Any] = {"description": "Success"}
     if op.response is not None:
-        ok["content"] = {"application/json": {"schema": _ref(op.response, schemas)}}
+        ok["content"] = {"application/json": {"schema": _ref(op.response, schemas, "serialization")}}
     responses: dict[str, Any] = {str(op.status): ok}
     for status in op.errors:
         responses[str(status)] = {

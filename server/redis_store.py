@@ -339,7 +339,8 @@ class RedisStore:
     async def create_event(self, event: Event) -> None:
         """Raises Conflict when the id is taken."""
         with _guard():
-            done = await self.client.hsetnx(self.keys.events(), event.id, codec.pack(event.model_dump(mode="json")))
+            record = codec.pack(event.model_dump(mode="json", exclude={"days"}))  # days are derived
+            done = await self.client.hsetnx(self.keys.events(), event.id, record)
             if done and self.durability is Durability.WAITAOF:
                 await self.client.execute_command("WAITAOF", 1, 0, self.waitaof_timeout_ms)
         if not done:

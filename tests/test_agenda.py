@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clients.agenda import AgendaError, build_sessions, load_sessions, parse_moment, read_agenda, slugify
+from clients.agenda import AgendaError, build_sessions, parse_moment, read_agenda, slugify
 from server.models import Event, EventCreate
 
 from conftest import ADMIN_TOKEN, ROOT, LiveServer
@@ -51,7 +51,7 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_example_agenda_builds_sessions() -> None:
-    sessions = load_sessions(EXAMPLE, SOCITM)
+    sessions = build_sessions(read_agenda(EXAMPLE), SOCITM)
     assert [s.id for s in sessions] == ["keynote", "shared-services-roundtable", "lunch",
                                         "keynote-the-cloud-and-the-council", "lunch-2"]  # fmt: skip
     opening = sessions[0].body

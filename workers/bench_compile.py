@@ -32,7 +32,7 @@ def synthetic_day(
     zone = ZoneInfo("Europe/London")
     day = dt.date(2025, 10, 9)
     event = Event(id="bench", title="Bench Summit", venue="Hall", timezone="Europe/London",
-                  starts_on=day, ends_on=day, days=[day])  # fmt: skip
+                  starts_on=day, ends_on=day)  # fmt: skip
     start = dt.datetime(2025, 10, 9, 8, 30, tzinfo=zone)
     programme = [
         Session(
