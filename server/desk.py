@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import html
 from html.parser import HTMLParser
@@ -14,7 +13,7 @@ from server.auth import require
 from server.errors import Invalid, NotFound
 from server.middleware import read_json
 from server.models import Event, Role, Session
-from server.pages import asset_url, json_script, load_event, not_found_page, page_response, template
+from server.pages import asset_url, json_script, load_event, not_found_page, page_response, path_day, template
 from server.params import SLUG
 from server.render import render_markdown
 
@@ -143,12 +142,9 @@ async def editor_desk(request: web.Request) -> web.Response:
     if loaded is None:
         return not_found_page(request, "There is no event at this address.")
     event, sessions = loaded
-    try:
-        day = dt.date.fromisoformat(request.match_info["date"])
-    except ValueError:
-        return not_found_page(request, "That is not a date (use YYYY-MM-DD).")
-    if day not in event.days:
-        return not_found_page(request, f"{event.title} does not run on {day}.")
+    day = path_day(request, event)
+    if day is None:
+        return not_found_page(request, f"{event.title} has no day {request.match_info['date']!r}.")
     post_url = f"/events/{event.id}/days/{day}/reflections"
     config = _config(event, sessions, day=day.isoformat(), readerUrl=f"/events/{event.id}", postUrl=post_url)
     label = f"{day:%A} {day.day} {day:%B %Y}"

@@ -383,8 +383,9 @@ def _reflections_links(event: Event, days: list[tuple[dt.date, str]]) -> str:
     )
 
 
-async def load_event(request: web.Request) -> tuple[Event, list[Session]] | None:
-    """The event named in the path with its sessions in start order, or None when there is no such event."""
+async def load_event(request: web.Request, *, sessions: bool = True) -> tuple[Event, list[Session]] | None:
+    """The event named in the path with its sessions in start order (none asked: an empty list), or None when
+    there is no such event."""
     event_id = request.match_info["event"]
     if not SLUG.fullmatch(event_id):
         return None
@@ -393,7 +394,16 @@ async def load_event(request: web.Request) -> tuple[Event, list[Session]] | None
         event = await store.get_event(event_id)
     except NotFound:
         return None
-    return event, await store.list_sessions(event_id)
+    return event, await store.list_sessions(event_id) if sessions else []
+
+
+def path_day(request: web.Request, event: Event) -> dt.date | None:
+    """The ``{date}`` in the path when it is one of the event's days, else None."""
+    try:
+        day = dt.date.fromisoformat(request.match_info["date"])
+    except ValueError:
+        return None
+    return day if day in event.days else None
 
 
 async def _load(request: web.Request) -> tuple[Event, dict[str, Session]] | None:
@@ -587,15 +597,14 @@ async def atom(request: web.Request) -> web.Response:
 @routes.get("/events/{event}/days/{date}/reflections")
 async def reflections_page(request: web.Request) -> web.Response:
     """The published reflections post of one day, with BlogPosting JSON-LD; 404 before publishing."""
-    loaded = await _load(request)
+    loaded = await load_event(request, sessions=False)
     if loaded is None:
         return not_found_page(request, "There is no such event.")
-    event, _sessions = loaded
-    try:
-        day = dt.date.fromisoformat(request.match_info["date"])
-    except ValueError:
-        return not_found_page(request, "That is not a date (YYYY-MM-DD).")
-    published = await Reflections(request.app[STORE]).published(event.id, day) if day in event.days else None
+    event = loaded[0]
+    day = path_day(request, event)
+    if day is None:
+        return not_found_page(request, f"{event.title} has no day {request.match_info['date']!r}.")
+    published = await Reflections(request.app[STORE]).published(event.id, day)
     if published is None:
         return not_found_page(request, f"The reflections for {_day_label(day)} are not published yet.")
     canonical = f"{_base_url(request)}/events/{event.id}/days/{day.isoformat()}/reflections"
