@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from config.settings import Settings
 
@@ -40,7 +43,10 @@ async def test_every_api_route_is_in_openapi(client: Any) -> None:
 
 
 def test_api_md_routes_of_implemented_sections_are_served(make_app: Any) -> None:
-    assert API_MD.exists(), "the contract ../shared/API.md must be beside the repository"
+    if not API_MD.exists():  # CI lays shared/ beside the clone; a clone elsewhere may not have it
+        if os.environ.get("CI"):
+            pytest.fail("the contract ../shared/API.md must be beside the repository")
+        pytest.skip("../shared/API.md is not beside this clone")
     text = API_MD.read_text()
     served = {(m, p) for m, p in _route_paths(make_app())}
     wanted = re.findall(r"^\| (GET|POST|PUT|PATCH|DELETE) (/\S+)", text, flags=re.M)
