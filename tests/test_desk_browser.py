@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -173,6 +174,9 @@ def test_offline_posts_survive_a_reload_and_arrive_once_in_order(browser: Browse
     expect(desk.locator("#desk")).to_be_visible()  # still signed in: the token is kept for the tab
     expect(desk.locator("#outbox li[data-state='pending']")).to_have_count(3)
     desk.wait_for_function("() => document.querySelector('#outbox .hint')?.textContent.includes('retrying')")
+    deadline = time.monotonic() + 10  # the hint may predate the first attempt: wait for that attempt itself
+    while not (lost and updates(blog.api)) and time.monotonic() < deadline:
+        desk.wait_for_timeout(100)  # route handlers run while Playwright waits
     assert len(updates(blog.api)) == 1 and lost
     desk.unroute("**/api/events/*/updates")
     desk.get_by_role("button", name="Send now").click()
