@@ -54,7 +54,7 @@ SLOW_READER_CODE: Final = 4008
 SLOW_READER_REASON: Final = "slow reader: reconnect with after"
 GOING_AWAY_CODE: Final = 1001
 CLOSE_GRACE: Final = 5.0  # seconds a cut reader may still read its close frame before its socket is aborted
-_TICK = 1.0  # housekeeping period: idle channels, dead transports, SSE keep-alive
+_TICK = 1.0  # housekeeping period at most: idle channels, dead transports, one slot of keep-alives
 _LINGER_TICKS = 2  # an event with no local reader stays subscribed this many ticks (reconnect churn)
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 5.0
 _BATCH_MAX = 64  # messages dispatched together at most (one write per reader for all of them)
@@ -192,8 +192,8 @@ class Reader:
     once it has left. Slots and a lazily made ``done`` event keep an idle reader small (thousands per process).
     """
 
-    __slots__ = ("_done", "address", "awaiting_pong", "cut_slow", "event", "fmt", "gap", "last_key", "last_seq",
-                 "left", "pending", "promote_at", "session", "transport")  # fmt: skip
+    __slots__ = ("_done", "address", "awaiting_pong", "cut_slow", "event", "fmt", "gap", "keepalive_slot",
+                 "last_key", "last_seq", "left", "pending", "promote_at", "session", "transport")  # fmt: skip
 
     def __init__(self, event: str, fmt: Format, transport: asyncio.Transport, *, session: str | None,
                  address: str) -> None:  # fmt: skip
@@ -211,6 +211,7 @@ class Reader:
         self._done: asyncio.Event | None = None
         self.cut_slow = False
         self.awaiting_pong = False  # WebSocket: a keep-alive ping was sent and no pong came back yet
+        self.keepalive_slot = 0  # the housekeeping tick (of the hub's keep-alive period) that pings this reader
 
     @property
     def done(self) -> asyncio.Event:
@@ -320,6 +321,11 @@ class Hub:
         self.buffer_messages = buffer_messages
         self.buffer_bytes = buffer_bytes
         self.keepalive_seconds = keepalive_seconds
+        # Keep-alives are spread over the period: each reader has one slot, one slot is served per tick, so
+        # 10,000 readers cost 500 pings (and pongs) a second instead of a burst of 10,000 every 20 s.
+        self._slots = max(1, round(keepalive_seconds / _TICK))
+        self._tick_seconds = keepalive_seconds / self._slots
+        self._joined = 0
         self.max_per_address = max_per_address
         self.ready_timeout = ready_timeout
         self.batch = batch
@@ -429,6 +435,8 @@ class Hub:
                     await conn.subscribe(channel.name)
         channel.joining.add(reader)
         channel.idle_ticks = 0
+        reader.keepalive_slot = self._joined % self._slots
+        self._joined += 1
         if not channel.ready.is_set():
             try:
                 async with asyncio.timeout(self.ready_timeout):
@@ -827,31 +835,29 @@ class Hub:
     # --- housekeeping -----------------------------------------------------------------------------
 
     async def _tick(self) -> None:
-        """Task boundary: every second, drop readers whose transport closed, unsubscribe idle events; every
-        ``keepalive_seconds``, send SSE keep-alive comments and WebSocket pings (one shared frame; a live
-        WebSocket reader that has not answered the previous ping by then is closed)."""
-        loop = asyncio.get_running_loop()
-        next_keepalive = loop.time() + self.keepalive_seconds
+        """Task boundary: every tick (about a second), drop readers whose transport closed, unsubscribe idle
+        events, and keep alive the readers of this tick's slot: SSE comments, WebSocket pings (one shared
+        frame; a live WebSocket reader that has not answered its previous ping by then is closed). Each
+        reader's slot comes round once every ``keepalive_seconds``."""
+        ticks = 0
         while True:
-            await asyncio.sleep(_TICK)
+            await asyncio.sleep(self._tick_seconds)
             try:
-                keepalive = loop.time() >= next_keepalive
-                if keepalive:
-                    next_keepalive = loop.time() + self.keepalive_seconds
-                await self._housekeep(keepalive)
+                await self._housekeep(ticks % self._slots)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("hub housekeeping failed")
+            ticks += 1
 
-    async def _housekeep(self, keepalive: bool) -> None:
+    async def _housekeep(self, slot: int) -> None:
         for event, channel in list(self._channels.items()):
             for (fmt, _session), group in list(channel.groups.items()):
                 for reader in list(group):
                     transport = reader.transport
                     if transport.is_closing():
                         self.leave(reader)
-                    elif not keepalive:
+                    elif reader.keepalive_slot != slot:
                         continue
                     elif fmt in (Format.SSE, Format.SSE_CHUNKED):
                         transport.write(sse_chunk(KEEPALIVE_SSE) if fmt is Format.SSE_CHUNKED else KEEPALIVE_SSE)

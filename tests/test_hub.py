@@ -75,6 +75,7 @@ async def test_first_reader_subscribes_last_unsubscribes(client: TestClient, sto
     async with client.ws_connect(f"/ws/events/{EV}"), client.ws_connect(f"/ws/events/{EV}"):
         assert await _numsub(store_url, channel) == 1  # one subscription for both readers
         assert hub.local_count(EV) == 2
+
     async def unsubscribed() -> bool:
         return not await _numsub(store_url, channel) and not hub.subscribed()
 
@@ -153,6 +154,39 @@ async def test_keepalive(aiohttp_client: Any, make_app: Callable[..., Any]) -> N
     async with client.ws_connect(f"/ws/events/{EV}", autoping=False) as ws:
         async with asyncio.timeout(5):
             assert (await ws.receive()).type is aiohttp.WSMsgType.PING
+
+
+async def test_a_reader_that_never_answers_pings_is_dropped(aiohttp_client: Any, make_app: Callable[..., Any]) -> None:
+    client = await aiohttp_client(make_app(keepalive_seconds=0.5))
+    await make_event(client)
+    async with client.ws_connect(f"/ws/events/{EV}") as alive, \
+            client.ws_connect(f"/ws/events/{EV}", autoping=False) as silent:  # fmt: skip
+        async with asyncio.timeout(5):
+            assert (await silent.receive()).type is aiohttp.WSMsgType.PING  # ...and no pong goes back
+            assert (await silent.receive()).type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+        await asyncio.sleep(1.0)  # two more keep-alive periods
+        assert not alive.closed  # aiohttp's client answers pings by itself
+
+
+async def test_keepalives_are_spread_over_the_period(aiohttp_client: Any, make_app: Callable[..., Any]) -> None:
+    """Readers are pinged in turns (one slot of the period per tick), not all in one burst."""
+    client = await aiohttp_client(make_app(keepalive_seconds=2.0))  # two slots, a tick a second
+    await make_event(client)
+    loop = asyncio.get_running_loop()
+    sockets = [await client.ws_connect(f"/ws/events/{EV}", autoping=False) for _ in range(4)]
+    try:
+
+        async def first_ping(ws: aiohttp.ClientWebSocketResponse) -> float:
+            assert (await ws.receive()).type is aiohttp.WSMsgType.PING
+            return loop.time()
+
+        async with asyncio.timeout(5):
+            pinged = sorted(await asyncio.gather(*(first_ping(ws) for ws in sockets)))
+        assert pinged[1] - pinged[0] < 0.3 and pinged[3] - pinged[2] < 0.3  # two readers per tick
+        assert pinged[2] - pinged[1] > 0.6  # a tick apart
+    finally:
+        for ws in sockets:
+            await ws.close()
 
 
 async def test_feeds_are_documented(client: TestClient) -> None:  # type: ignore[type-arg]
