@@ -32,7 +32,9 @@ end
 
 # KEYS: log, channel, idem (or ""), record, idx_all, idx_day, idx_session (or ""), pinned
 # ARGV: payload, id, fingerprint, idem_ttl, maxlen, pinned(0/1)
-_CREATE = _LEX_MEMBER + """
+_CREATE = (
+    _LEX_MEMBER
+    + """
 if KEYS[3] ~= '' then
   local prev = redis.call('HMGET', KEYS[3], 'fp', 'seq', 'id')
   if prev[1] then return {'dup', prev[1], prev[2], prev[3]} end
@@ -52,11 +54,14 @@ end
 redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'update' .. '\\n' .. ARGV[1])
 return {'ok', seq, unpin}
 """
+)
 
 # KEYS: log, channel, record, old_idx_day, old_idx_session (or ""), new_idx_day, new_idx_session (or ""),
 #       idx_all, pinned
 # ARGV: payload, expected_version, new_version, maxlen, id, pinned(0/1)
-_EDIT = _LEX_MEMBER + """
+_EDIT = (
+    _LEX_MEMBER
+    + """
 local cur = redis.call('HMGET', KEYS[3], 'v', 'seq')
 if not cur[1] then return {'gone'} end
 if cur[1] ~= ARGV[2] then return {'stale', cur[1]} end
@@ -74,10 +79,13 @@ redis.call('HSET', KEYS[3], 'v', ARGV[3], 'd', ARGV[1])
 redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'edit' .. '\\n' .. ARGV[1])
 return {'ok', seq, unpin}
 """
+)
 
 # KEYS: log, channel, record, idx_day, idx_session (or ""), idx_all, pinned
 # ARGV: payload ({"id"}), maxlen, id, expected version (the index keys were computed from that version)
-_DELETE = _LEX_MEMBER + """
+_DELETE = (
+    _LEX_MEMBER
+    + """
 local found = redis.call('HMGET', KEYS[3], 'seq', 'v')
 local cur = found[1]
 if not cur then return {'gone'} end
@@ -92,6 +100,7 @@ local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 't', 'delet
 redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'delete' .. '\\n' .. ARGV[1])
 return {'ok', seq}
 """
+)
 
 # KEYS: log, channel, hash (or ""); ARGV: type, payload, maxlen, hash field
 # Appends a plain entry (session, reflections), optionally storing its record in a hash, and publishes it.
@@ -528,8 +537,15 @@ class RedisStore:
         update_id = str(old["id"])
         k = self.keys
         session = old.get("session")
-        keys = [k.log(event_id), k.channel(event_id), k.update(event_id, update_id), k.index_day(event_id, day),
-                k.index_session(event_id, session) if session else "", k.index_all(event_id), k.pinned(event_id)]
+        keys = [
+            k.log(event_id),
+            k.channel(event_id),
+            k.update(event_id, update_id),
+            k.index_day(event_id, day),
+            k.index_session(event_id, session) if session else "",
+            k.index_all(event_id),
+            k.pinned(event_id),
+        ]
         data = {"id": update_id}
         args = [codec.pack(data), self.log_max_entries, update_id, str(old["version"])]
         result = await self.run_write(self._delete, keys, args)
@@ -647,7 +663,6 @@ class RedisStore:
         with _guard():
             rows = await self.client.xrevrange(self.keys.log(event), count=1)
         return rows[0][0].decode() if rows else None
-
 
     # --- live delivery (hub, reader counts) ---------------------------------------------------------
 

@@ -77,8 +77,11 @@ async def test_sessions_put_list_and_scope(client: Any) -> None:
                                 headers=editor)  # fmt: skip
     assert bad_kind.status == 422
     assert (await bad_kind.json())["field"] == "kind"
-    far = await client.put("/api/events/socitm-2011/sessions/x",
-                           json={**SESSION, "starts_at": "2012-01-01T09:00:00Z", "ends_at": None}, headers=editor)
+    far = await client.put(
+        "/api/events/socitm-2011/sessions/x",
+        json={**SESSION, "starts_at": "2012-01-01T09:00:00Z", "ends_at": None},
+        headers=editor,
+    )
     assert far.status == 422
     assert (await far.json())["field"] == "starts_at"
     assert (await client.get("/api/events/socitm-2011/sessions?day=tuesday")).status == 422

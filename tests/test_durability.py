@@ -21,8 +21,9 @@ URL = "/api/events/socitm-2011/updates"
 
 
 def _settings(url: str, tmp_path: Path, **changes: Any) -> Settings:
-    return Settings(redis_url=url, admin_token=ADMIN["Authorization"].split()[1], data_dir=tmp_path, run_worker=False,
-                    **changes)
+    return Settings(
+        redis_url=url, admin_token=ADMIN["Authorization"].split()[1], data_dir=tmp_path, run_worker=False, **changes
+    )
 
 
 async def test_acknowledged_updates_survive_a_killed_store(aiohttp_client: Any, tmp_path: Path) -> None:

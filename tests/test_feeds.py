@@ -248,8 +248,10 @@ def _raw_upgrade(port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    request = (f"GET /ws/events/{EV} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    request = (
+        f"GET /ws/events/{EV} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
     sock.sendall(request.encode())
     head = b""
     while b"\r\n\r\n" not in head:
@@ -381,8 +383,7 @@ async def test_resync_when_after_was_trimmed(aiohttp_client: Any, make_app: Call
     client = await aiohttp_client(make_app(log_max_entries=100))
     await make_event(client)
     reporter = await make_token(client, "drew")
-    response = await client.post(f"/api/events/{EV}/updates", json={"text": "old", "happened_at": AT},
-                                 headers=reporter)
+    response = await client.post(f"/api/events/{EV}/updates", json={"text": "old", "happened_at": AT}, headers=reporter)
     old = (await response.json())["seq"]
     from server.keys import STORE
 
