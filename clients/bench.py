@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from clients.bench_readers import MSGPACK_PROTOCOL, generator_main, raise_nofile
-from clients.bench_stats import Check, Latency, SeqChecker, mark_text, table
+from clients.bench_stats import Check, Histogram, Latency, SeqChecker, mark_text, seq_key, table
 
 MATRIX_READERS = (1000, 5000, 10000)
 _MARK_TEXT = re.compile(r"bench k=(\d+) t=(\d+)")
@@ -186,6 +186,7 @@ class Publisher:
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
     next_k: int = 1
     acked: list[int] = field(default_factory=list)
+    posted: list[tuple[tuple[int, int], int]] = field(default_factory=list)  # (seq order, send time) when acked
     ack: list[tuple[float, float]] = field(default_factory=list)  # (time acknowledged, seconds)
     errors: int = 0
     skipped: int = 0
@@ -200,10 +201,11 @@ class Publisher:
         try:
             async with self.http.post(f"{self.url}/api/events/{self.event}/updates", json=body,
                                       headers=headers) as response:  # fmt: skip
-                await response.read()
+                payload = await response.read()
                 if response.status == 201:
                     now = time.time_ns()
                     self.acked.append(k)
+                    self.posted.append((seq_key(json.loads(payload)["seq"]), t0))
                     self.ack.append((time.monotonic(), (now - t0) / 1e9))
                 else:
                     self.errors += 1
@@ -240,6 +242,10 @@ class Publisher:
     async def drain(self, timeout: float = 10.0) -> None:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    def send_times(self) -> list[int]:
+        """When each acknowledged post was sent, in seq order (the order readers get them)."""
+        return [t for _seq, t in sorted(self.posted)]
 
 
 class Probe:
@@ -316,13 +322,13 @@ class Probe:
 class Generators:
     """The reader processes; each answers one command at a time over its pipe."""
 
-    def __init__(self, count: int, cpus: list[int] | None) -> None:
+    def __init__(self, count: int, cpus: list[int] | None, poll: bool) -> None:
         context = multiprocessing.get_context("spawn")
         self.pipes: list[Connection] = []
         self.processes: list[multiprocessing.process.BaseProcess] = []
         for index in range(count):
             parent, child = context.Pipe()
-            process = context.Process(target=generator_main, args=(child, index, cpus), daemon=True)
+            process = context.Process(target=generator_main, args=(child, index, cpus, poll), daemon=True)
             process.start()
             self.pipes.append(parent)
             self.processes.append(process)
@@ -378,6 +384,8 @@ class Options:
     saturate: bool = False
     storm: bool = False
     step_seconds: float = 3.0
+    warmup: float = 2.0
+    gen_poll: bool = True
 
 
 class Bench:
@@ -421,7 +429,7 @@ class Bench:
             probe.start()
             self.probes.append(probe)
         await asyncio.gather(*(p.ready.wait() for p in self.probes))
-        self.generators = Generators(self.o.gen_procs, self.o.gen_cpus)
+        self.generators = Generators(self.o.gen_procs, self.o.gen_cpus, self.o.gen_poll)
         split = urlsplit(self.target.url)
         host, port = split.hostname or "127.0.0.1", split.port or 80
         started = time.monotonic()
@@ -475,15 +483,40 @@ class Bench:
         return {"ack_p50_ms": summary["p50_ms"], "ack_p99_ms": summary["p99_ms"], "ack_max_ms": summary["max_ms"]}
 
     async def fixed(self) -> dict[str, Any]:
-        """Post at the fixed rate for the duration and measure."""
+        """Post at the fixed rate for the warm-up, then for the duration, and measure both.
+
+        The warm-up is reported apart: on loopback, the first ~16 messages to each fresh connection cost the
+        server's core more (the readers' kernel acknowledges them at once, inside the server's send()), which
+        remote readers' machines would do themselves (see docs/performance.md).
+        """
         assert self.publisher is not None
+        row: dict[str, Any] = {**self.row, "scenario": "fixed", "rate": self.o.rate}
+        if self.o.warmup > 0:
+            start = len(self.publisher.acked)
+            window = await self._window(self._publish(self.o.rate, self.o.warmup))
+            everyone = await self._all_readers(start, len(self.publisher.acked))
+            row.update({"warmup_p99_ms": window["p99_ms"], "warmup_all_p99_ms": everyone["all_p99_ms"]})
         since = time.monotonic()
-        acked0 = len(self.publisher.acked)
+        start = len(self.publisher.acked)
         window = await self._window(self._publish(self.o.rate, self.o.duration))
-        row = {**self.row, "scenario": "fixed", "rate": self.o.rate, **_pick(window), **self._acks(since)}
+        row.update({**_pick(window), **self._acks(since)})
+        row.update(await self._all_readers(start, len(self.publisher.acked)))
         row["posts"] = window["result"]
-        row["frames_expected"] = (len(self.publisher.acked) - acked0) * row["open"]
+        row["frames_expected"] = (len(self.publisher.acked) - start) * row["open"]
         return row
+
+    async def _all_readers(self, start: int, end: int) -> dict[str, Any]:
+        """Post→receive latency over every cheap reader for acknowledged posts ``start``..``end - 1`` (in seq
+        order), from the arrival times the generators kept; ``all_missing``: frames that never came."""
+        assert self.generators is not None and self.publisher is not None
+        posted = self.publisher.send_times()[:end]
+        replies = await self.generators.all({"op": "latency", "posted": posted, "start": start, "end": end})
+        histogram = Histogram()
+        for reply in replies:
+            histogram.merge(reply["buckets"])
+        summary = histogram.summary()
+        return {"all_p50_ms": summary["p50_ms"], "all_p99_ms": summary["p99_ms"], "all_max_ms": summary["max_ms"],
+                "all_missing": sum(r["missing"] for r in replies)}  # fmt: skip
 
     async def _publish(self, rate: float, seconds: float) -> int:
         assert self.publisher is not None
@@ -633,6 +666,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--pad", type=int, default=20, help="letters added to each post's text (~400-byte frames)")
     load.add_argument("--connect-concurrency", type=int, default=100, help="upgrades in flight (default 100)")
     load.add_argument("--step-seconds", type=float, default=3.0, help="length of one saturation step")
+    load.add_argument("--warmup", type=float, default=2.0, help="seconds of posting before the fixed-rate window"
+                      " (reported apart)")  # fmt: skip
+    load.add_argument("--gen-wait", choices=("poll", "epoll"), default="poll",
+                      help="how idle generators wait: poll every 1 ms (default) or sleep in epoll_wait, which on "
+                      "loopback makes every send() on the server's core wake them")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the results here")
 
 
@@ -679,7 +717,8 @@ def run(args: argparse.Namespace) -> int:
         options = Options(readers=n, feed=args.feed, rate=args.rate, duration=args.duration, probes=args.probes,
                           gen_procs=gen_procs, gen_cpus=others if pin else None, pad=args.pad,
                           concurrency=args.connect_concurrency, sources=max(1, n // 2000 + 1),
-                          storm=args.resume_storm, step_seconds=args.step_seconds)  # fmt: skip
+                          storm=args.resume_storm, step_seconds=args.step_seconds,
+                          warmup=args.warmup, gen_poll=args.gen_wait == "poll")  # fmt: skip
         print(f"N={n} readers, feed {args.feed}, {gen_procs} generator process(es)"
               f"{f', server on CPU {args.pin_cpu}' if pin else ''}", flush=True)  # fmt: skip
         if args.url:

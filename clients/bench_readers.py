@@ -9,11 +9,12 @@ import resource
 import socket
 import struct
 import time
+from array import array
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Final, cast
 
-from clients.bench_stats import MARK, SEQ, Check, SeqChecker
+from clients.bench_stats import MARK, SEQ, Check, Histogram, SeqChecker, arrival_latencies
 
 MSGPACK_PROTOCOL: Final = "plenary.msgpack"
 _LINGER_RST: Final = struct.pack("ii", 1, 0)  # close with RST: no TIME_WAIT left on the loopback ports
@@ -50,8 +51,9 @@ class FeedReader(asyncio.Protocol):
     """One feed connection that counts frames and bytes without decoding them.
 
     WebSocket: frame headers are parsed to count data frames (payloads skipped unless ``track``), pings are
-    answered, a close frame's code is kept. SSE: events are counted by their ``data:`` line. With ``track``,
-    each message's post number and seq feed a SeqChecker (used by the resume storm).
+    answered, a close frame's code is kept. SSE: events are counted by their ``data:`` line. The arrival time
+    of every data frame is kept (``arrivals``: the bench turns them into every reader's latency). With
+    ``track``, each message's post number and seq feed a SeqChecker (used by the resume storm).
     """
 
     def __init__(self, stats: Stats, feed: str, request: bytes, *, track: bool) -> None:
@@ -70,6 +72,7 @@ class FeedReader(asyncio.Protocol):
         self._need = 0  # bytes _buf must hold before parsing goes on
         self._skip = 0  # payload bytes of the current frame still to skip
         self._tail = b""  # SSE: the end of the last chunk, so a marker split in two is still found
+        self.arrivals = array("q")  # time.time_ns() at which each data frame arrived
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
@@ -118,6 +121,8 @@ class FeedReader(asyncio.Protocol):
         joined = self._tail + data
         n = joined.count(b"\ndata: ")
         self.stats.frames += n
+        if n:
+            self.arrivals.extend([time.time_ns()] * n)
         if self.checker is not None and n:
             for match in MARK.finditer(joined):
                 seq = SEQ.search(joined, match.end())
@@ -180,6 +185,8 @@ class FeedReader(asyncio.Protocol):
                 self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
                 self.stats.codes[self.close_code] = self.stats.codes.get(self.close_code, 0) + 1
         self.stats.frames += frames
+        if frames:
+            self.arrivals.extend([time.time_ns()] * frames)
 
     def _message(self, payload: bytes) -> None:
         if self.checker is None:
@@ -322,6 +329,12 @@ class Generator:
         return {"lost": total.lost, "duplicated": total.duplicated, "disordered": total.disordered,
                 "readers_with_loss": with_loss}  # fmt: skip
 
+    def latency(self, posted: list[int], start: int, end: int) -> dict[str, Any]:
+        """Every reader's latency for messages ``start``..``end - 1`` (see ``arrival_latencies``)."""
+        histogram = Histogram()
+        missing = sum(arrival_latencies(r.arrivals, posted, start, end, histogram) for r in self.readers)
+        return {"buckets": histogram.buckets, "missing": missing}
+
     def close(self) -> None:
         for reader in self.readers:
             reader.close()
@@ -333,9 +346,30 @@ def _source(index: int, i: int, sources: int) -> str:
     return f"127.0.{1 + n // 250}.{2 + n % 250}"
 
 
-async def _serve_commands(conn: Connection, index: int) -> None:
+def poll_instead_of_sleeping(nap: float = 0.001) -> None:
+    """Keep this event loop out of epoll_wait: every turn of the loop ends with a ``nap`` in the loop's own
+    step, so its sockets are polled (without blocking) once per ``nap``.
+
+    Why: on loopback, a send() to a process asleep in epoll_wait wakes that process from inside the sender's
+    system call, on the sender's core (sock_def_readable -> try_to_wake_up: 15 % of the server's samples in
+    `perf`). Readers on other machines cost the server nothing of the sort; a generator that is never asleep
+    in epoll_wait costs it nothing either. It does not spin (it sleeps between polls, so the store and the
+    probes sharing its core keep their share); arrival times are late by ``nap`` at most.
+    """
+    loop = asyncio.get_running_loop()
+
+    def turn() -> None:
+        time.sleep(nap)
+        loop.call_soon(turn)
+
+    loop.call_soon(turn)
+
+
+async def _serve_commands(conn: Connection, index: int, poll: bool) -> None:
     generator = Generator(index)
     loop = asyncio.get_running_loop()
+    if poll:
+        poll_instead_of_sleeping()
     while True:
         command: dict[str, Any] = await loop.run_in_executor(None, conn.recv)
         op = command.pop("op")
@@ -348,6 +382,8 @@ async def _serve_commands(conn: Connection, index: int) -> None:
             reply = await generator.storm(**command)
         elif op == "check":
             reply = generator.check(command["acked"])
+        elif op == "latency":
+            reply = generator.latency(**command)
         elif op == "close":
             generator.close()
             await asyncio.sleep(0.1)
@@ -358,7 +394,7 @@ async def _serve_commands(conn: Connection, index: int) -> None:
         conn.send(reply)
 
 
-def generator_main(conn: Connection, index: int, cpus: list[int] | None) -> None:
+def generator_main(conn: Connection, index: int, cpus: list[int] | None, poll: bool = True) -> None:
     """Entry point of one generator process (multiprocessing, spawn)."""
     raise_nofile()
     if cpus:
@@ -368,4 +404,4 @@ def generator_main(conn: Connection, index: int, cpus: list[int] | None) -> None
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    asyncio.run(_serve_commands(conn, index))
+    asyncio.run(_serve_commands(conn, index, poll))

@@ -111,6 +111,53 @@ class Latency:
         }
 
 
+@dataclass
+class Histogram:
+    """Latencies counted in 0.1 ms buckets: mergeable across generator processes, small to send back."""
+
+    buckets: dict[int, int] = field(default_factory=dict)
+    count: int = 0
+
+    def add(self, seconds: float) -> None:
+        bucket = max(0, int(seconds * 10_000))
+        self.buckets[bucket] = self.buckets.get(bucket, 0) + 1
+        self.count += 1
+
+    def merge(self, other: dict[int, int]) -> None:
+        for bucket, n in other.items():
+            self.buckets[int(bucket)] = self.buckets.get(int(bucket), 0) + n
+            self.count += n
+
+    def quantile(self, q: float) -> float:
+        """The ``q`` quantile in seconds (nearest rank, to the bucket's upper edge); NaN when empty."""
+        if not self.count:
+            return math.nan
+        rank = max(1, math.ceil(q * self.count))
+        seen = 0
+        for bucket in sorted(self.buckets):
+            seen += self.buckets[bucket]
+            if seen >= rank:
+                return (bucket + 1) / 10_000
+        return math.nan  # not reached: the counts add up to self.count
+
+    def summary(self) -> dict[str, float]:
+        return {"count": float(self.count), "p50_ms": self.quantile(0.5) * 1000, "p99_ms": self.quantile(0.99) * 1000,
+                "max_ms": self.quantile(1.0) * 1000}  # fmt: skip
+
+
+def arrival_latencies(arrivals: Sequence[int], posted: Sequence[int], start: int, end: int, into: Histogram) -> int:
+    """Add one reader's post→receive latencies of messages ``start``..``end - 1`` to ``into``.
+
+    ``arrivals[i]`` is when the reader got its i-th data frame and ``posted[i]`` when the i-th message (in seq
+    order) was posted, both time.time_ns(): a reader that connected before the first post gets the messages
+    in seq order, so frame i is message i. Returns how many of those messages the reader did not get.
+    """
+    got = min(end, len(arrivals))
+    for i in range(start, got):
+        into.add((arrivals[i] - posted[i]) / 1e9)
+    return max(0, end - max(start, got))
+
+
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("scenario", "scenario", "s"),
     ("feed", "feed", "s"),
@@ -122,6 +169,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("deliveries_per_s", "deliv/s", ",.0f"),
     ("p50_ms", "p50 ms", ".1f"),
     ("p99_ms", "p99 ms", ".1f"),
+    ("all_p99_ms", "all p99", ".1f"),
+    ("warmup_p99_ms", "warm p99", ".1f"),
     ("max_ms", "max ms", ".1f"),
     ("ack_p50_ms", "ack p50", ".1f"),
     ("ack_p99_ms", "ack p99", ".1f"),
