@@ -395,11 +395,16 @@ async def _serve_commands(conn: Connection, index: int, poll: bool) -> None:
 
 
 def generator_main(conn: Connection, index: int, cpus: list[int] | None, poll: bool = True) -> None:
-    """Entry point of one generator process (multiprocessing, spawn)."""
+    """Entry point of one generator process (multiprocessing, spawn). It runs at nice 10: the readers stand
+    for other machines, so where they share a core with the store, the publisher and the probes, those go
+    first (the probes' and the publisher's timings are the measurement, the store is part of what is measured).
+    """
     raise_nofile()
     if cpus:
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, cpus)
+    with contextlib.suppress(OSError):
+        os.nice(10)
     with contextlib.suppress(ImportError):
         import uvloop
 
