@@ -202,14 +202,15 @@ class Publisher:
             async with self.http.post(f"{self.url}/api/events/{self.event}/updates", json=body,
                                       headers=headers) as response:  # fmt: skip
                 payload = await response.read()
+                now = time.time_ns()
                 if response.status == 201:
-                    now = time.time_ns()
+                    seq = seq_key(json.loads(payload)["seq"])
                     self.acked.append(k)
-                    self.posted.append((seq_key(json.loads(payload)["seq"]), t0))
+                    self.posted.append((seq, t0))
                     self.ack.append((time.monotonic(), (now - t0) / 1e9))
                 else:
                     self.errors += 1
-        except (aiohttp.ClientError, OSError, TimeoutError):
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError, KeyError):
             self.errors += 1
         finally:
             self.in_flight -= 1
@@ -507,8 +508,11 @@ class Bench:
 
     async def _all_readers(self, start: int, end: int) -> dict[str, Any]:
         """Post→receive latency over every cheap reader for acknowledged posts ``start``..``end - 1`` (in seq
-        order), from the arrival times the generators kept; ``all_missing``: frames that never came."""
+        order), from the arrival times the generators kept; ``all_missing``: frames that never came. Not known
+        (NaN) once a post has failed: the server may have written it, and frame i would no longer be post i."""
         assert self.generators is not None and self.publisher is not None
+        if self.publisher.errors:
+            return {"all_p50_ms": math.nan, "all_p99_ms": math.nan, "all_max_ms": math.nan, "all_missing": None}
         posted = self.publisher.send_times()[:end]
         replies = await self.generators.all({"op": "latency", "posted": posted, "start": start, "end": end})
         histogram = Histogram()

@@ -33,6 +33,7 @@ import asyncio
 import bisect
 import contextlib
 import logging
+import math
 import random
 import struct
 from collections import Counter, deque
@@ -55,7 +56,8 @@ SLOW_READER_REASON: Final = "slow reader: reconnect with after"
 GOING_AWAY_CODE: Final = 1001
 CLOSE_GRACE: Final = 5.0  # seconds a cut reader may still read its close frame before its socket is aborted
 _TICK = 1.0  # housekeeping period at most: idle channels, dead transports, one slot of keep-alives
-_LINGER_TICKS = 2  # an event with no local reader stays subscribed this many ticks (reconnect churn)
+_LINGER = 2.0  # seconds an event with no local reader stays subscribed (reconnect churn)
+_TICK_MIN = 0.1  # housekeeping walks every reader: not more often than this, whatever keepalive_seconds says
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 5.0
 _BATCH_MAX = 64  # messages dispatched together at most (one write per reader for all of them)
 
@@ -324,7 +326,8 @@ class Hub:
         # Keep-alives are spread over the period: each reader has one slot, one slot is served per tick, so
         # 10,000 readers cost 500 pings (and pongs) a second instead of a burst of 10,000 every 20 s.
         self._slots = max(1, round(keepalive_seconds / _TICK))
-        self._tick_seconds = keepalive_seconds / self._slots
+        self._tick_seconds = max(_TICK_MIN, keepalive_seconds / self._slots)
+        self._linger_ticks = math.ceil(_LINGER / self._tick_seconds)
         self._joined = 0
         self.max_per_address = max_per_address
         self.ready_timeout = ready_timeout
@@ -872,7 +875,7 @@ class Hub:
                 channel.idle_ticks = 0
                 continue
             channel.idle_ticks += 1
-            if channel.idle_ticks < _LINGER_TICKS:
+            if channel.idle_ticks < self._linger_ticks:
                 continue
             del self._channels[event]
             del self._by_name[channel.name]

@@ -111,6 +111,20 @@ async def test_frame_counting_survives_any_split() -> None:
                 assert (found.lost, found.duplicated, reader.checker.last_seq) == (0, 0, "5-3")
 
 
+async def test_sse_event_counting_survives_any_split() -> None:
+    """SSE events (inside HTTP/1.1 chunks, as the server sends them), fed in pieces of every size."""
+    events = [f'id: 5-{k}\nevent: update\ndata: {{"seq": "5-{k}"}}\n\n'.encode() for k in range(3)]
+    stream = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    stream += b"".join(b"%x\r\n%s\r\n" % (len(event), event) for event in events)
+    for size in range(1, 40):
+        stats = Stats()
+        reader = FeedReader(stats, "sse", b"", track=False)
+        reader.transport = cast(asyncio.Transport, _Transport())
+        for i in range(0, len(stream), size):
+            reader.data_received(stream[i : i + size])
+        assert (stats.frames, len(reader.arrivals), stats.open) == (3, 3, 1), size
+
+
 def _options(**changes: Any) -> Options:
     base = {"readers": 100, "feed": "json", "rate": 10.0, "duration": 2.0, "probes": 2, "gen_procs": 1,
             "gen_cpus": None, "pad": 20, "concurrency": 50, "sources": 2}  # fmt: skip

@@ -156,16 +156,28 @@ async def test_keepalive(aiohttp_client: Any, make_app: Callable[..., Any]) -> N
             assert (await ws.receive()).type is aiohttp.WSMsgType.PING
 
 
+async def _answer_pings(ws: aiohttp.ClientWebSocketResponse, pinged: list[float] | None = None) -> None:
+    """Read ``ws`` until it closes, answering each ping (and noting when it came)."""
+    loop = asyncio.get_running_loop()
+    async for message in ws:
+        if message.type is aiohttp.WSMsgType.PING:
+            if pinged is not None:
+                pinged.append(loop.time())
+            await ws.pong(message.data)
+
+
 async def test_a_reader_that_never_answers_pings_is_dropped(aiohttp_client: Any, make_app: Callable[..., Any]) -> None:
     client = await aiohttp_client(make_app(keepalive_seconds=0.5))
     await make_event(client)
-    async with client.ws_connect(f"/ws/events/{EV}") as alive, \
+    async with client.ws_connect(f"/ws/events/{EV}", autoping=False) as alive, \
             client.ws_connect(f"/ws/events/{EV}", autoping=False) as silent:  # fmt: skip
+        answering = asyncio.create_task(_answer_pings(alive))
         async with asyncio.timeout(5):
             assert (await silent.receive()).type is aiohttp.WSMsgType.PING  # ...and no pong goes back
             assert (await silent.receive()).type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
         await asyncio.sleep(1.0)  # two more keep-alive periods
-        assert not alive.closed  # aiohttp's client answers pings by itself
+        assert not answering.done() and client.app[HUB].local_count(EV) == 1
+        answering.cancel()
 
 
 async def test_keepalives_are_spread_over_the_period(aiohttp_client: Any, make_app: Callable[..., Any]) -> None:
@@ -174,17 +186,18 @@ async def test_keepalives_are_spread_over_the_period(aiohttp_client: Any, make_a
     await make_event(client)
     loop = asyncio.get_running_loop()
     sockets = [await client.ws_connect(f"/ws/events/{EV}", autoping=False) for _ in range(4)]
+    pings: list[list[float]] = [[] for _ in sockets]
+    tasks = [asyncio.create_task(_answer_pings(ws, times)) for ws, times in zip(sockets, pings, strict=True)]
     try:
-
-        async def first_ping(ws: aiohttp.ClientWebSocketResponse) -> float:
-            assert (await ws.receive()).type is aiohttp.WSMsgType.PING
-            return loop.time()
-
-        async with asyncio.timeout(5):
-            pinged = sorted(await asyncio.gather(*(first_ping(ws) for ws in sockets)))
+        # every reader is live by now; in the next full period each gets exactly one ping, in its slot
+        start = loop.time() + 2.2
+        await asyncio.sleep(2.2 + 2.0 + 0.3)
+        pinged = sorted(next(t for t in times if t >= start) for times in pings)
         assert pinged[1] - pinged[0] < 0.3 and pinged[3] - pinged[2] < 0.3  # two readers per tick
         assert pinged[2] - pinged[1] > 0.6  # a tick apart
     finally:
+        for task in tasks:
+            task.cancel()
         for ws in sockets:
             await ws.close()
 
