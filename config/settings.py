@@ -35,7 +35,7 @@ class Settings(BaseModel):
     log_max_entries: int = Field(100000, ge=100)
     idempotency_hours: int = Field(24, ge=1)
     allowed_origins: tuple[str, ...] = ()
-    keepalive_seconds: float = Field(20.0, gt=0)
+    keepalive_seconds: float = Field(20.0, gt=0, le=3600)
     reader_buffer_messages: int = Field(256, ge=1)
     reader_buffer_bytes: int = Field(1048576, ge=1024)
     resume_cache_messages: int = Field(1000, ge=0)

@@ -40,3 +40,6 @@ def test_bad_values_are_refused(tmp_path: Path) -> None:
     config.write_text("prot = 80\n")
     with pytest.raises(ValidationError):
         load_settings(config, environ={})
+    for keepalive in ("0", "inf", "3601"):  # the hub divides the period into one-second slots
+        with pytest.raises(ValidationError):
+            load_settings(environ={"PLENARY_KEEPALIVE_SECONDS": keepalive})
