@@ -136,7 +136,7 @@ def spawned_server(processes: int, pin: list[int] | None, others: list[int] | No
         log = workdir / "server.log"
         with log.open("wb") as handle:
             server = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
-        _wait_ready(port, server, log, processes)
+        wait_ready(port, server, log, answers=3 * processes)
         yield Target(f"http://127.0.0.1:{port}", token, server.pid, log)
     finally:
         if server is not None and server.poll() is None:
@@ -150,23 +150,30 @@ def spawned_server(processes: int, pin: list[int] | None, others: list[int] | No
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _wait_ready(port: int, server: subprocess.Popen[bytes], log: Path, processes: int) -> None:
-    deadline = time.monotonic() + 30
+def wait_ready(port: int, server: subprocess.Popen[bytes], log: Path, *, timeout: float = 30.0,
+               answers: int = 1) -> None:  # fmt: skip
+    """Wait until a `python -m server` process on loopback ``port`` has answered /readyz with 200 ``answers``
+    times (with SO_REUSEPORT, a few more give every process time to listen).
+
+    Raises:
+        RuntimeError: the process exited or did not get ready within ``timeout`` (with the end of ``log``).
+    """
+    deadline = time.monotonic() + timeout
     ready = 0
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"the server exited: {log.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(f"the server exited: {log.read_text(errors='replace')[-3000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
                 sock.sendall(b"GET /readyz HTTP/1.0\r\n\r\n")
                 if b" 200 " in sock.recv(64):
                     ready += 1
-                    if ready >= 3 * processes:  # with SO_REUSEPORT, give every process time to listen
+                    if ready >= answers:
                         return
         except OSError:
             pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the server did not get ready: {log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.05)
+    raise RuntimeError(f"the server did not get ready: {log.read_text(errors='replace')[-3000:]}")
 
 
 # --- publisher and probes ----------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from clients.bench import wait_ready
 from config.settings import Settings
 from server.app import create_app
 from server.embedded import EmbeddedValkey
@@ -123,20 +123,12 @@ def start_server(env: dict[str, str], log: Path, port: int | None = None, timeou
         process = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=full_env,
                                    stdout=handle, stderr=subprocess.STDOUT)  # fmt: skip
     server = LiveServer(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.sendall(b"GET /readyz HTTP/1.0\r\n\r\n")
-                if b" 200 " in sock.recv(64):
-                    return server
-        except OSError:
-            pass
-        time.sleep(0.05)
-    server.stop()
-    raise RuntimeError(f"server did not get ready: {log.read_text(errors='replace')[-3000:]}")
+    try:
+        wait_ready(port, process, log, timeout=timeout)
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
 
 
 @pytest.fixture
