@@ -95,6 +95,7 @@ def sse_chunk(body: bytes) -> bytes:
 
 
 KEEPALIVE_SSE: Final = b": keep-alive\n\n"
+KEEPALIVE_SSE_CHUNK: Final = sse_chunk(KEEPALIVE_SSE)
 KEEPALIVE_PING: Final = ws_frame(0x9, b"")
 
 
@@ -149,7 +150,9 @@ class Message:
         return codec.message(self.type, self.seq, self.data)
 
     def body(self, fmt: Format) -> bytes:
-        """The payload: JSON text, msgpack, or the SSE event text."""
+        """The payload: JSON text, msgpack, or the SSE event text (the same for both SSE forms)."""
+        if fmt is Format.SSE_CHUNKED:
+            fmt = Format.SSE
         body = self._bodies.get(fmt)
         if body is None:
             if fmt is Format.MSGPACK:
@@ -157,8 +160,8 @@ class Message:
             elif fmt is Format.JSON:
                 body = codec.to_json(self.obj()).encode()
             else:
-                head = f"id: {self.seq}\n" if self.seq else ""
-                body = f"{head}event: {self.type}\ndata: {codec.to_json(self.obj())}\n\n".encode()
+                head = b"id: %s\n" % self.seq.encode() if self.seq else b""
+                body = b"%sevent: %s\ndata: %s\n\n" % (head, self.type.encode(), self.body(Format.JSON))
             self._bodies[fmt] = body
         return body
 
@@ -177,9 +180,10 @@ class Message:
             self._frames[fmt] = frame
         return frame
 
-    def matches(self, session: str) -> bool:
-        """Whether a reader filtered on ``session`` gets this message (edits and deletes go to every one)."""
-        return self.session is None or self.session == session
+    def matches(self, session: str | None) -> bool:
+        """Whether a reader filtered on ``session`` (None: not filtered) gets this message (edits and deletes go
+        to every filtered reader)."""
+        return session is None or self.session is None or self.session == session
 
 
 def resync() -> Message:
@@ -225,7 +229,7 @@ class Reader:
         return self._done
 
     def accepts(self, message: Message) -> bool:
-        return self.session is None or message.matches(self.session)
+        return message.matches(self.session)
 
     def buffer(self, message: Message, limit: int) -> None:
         if self.gap:
@@ -302,8 +306,8 @@ class _Job:
         fresh = self.fresh
         if len(fresh) == 1:
             message = fresh[0]
-            return message.frame(fmt) if session is None or message.matches(session) else b""
-        return b"".join(m.frame(fmt) for m in fresh if session is None or m.matches(session))
+            return message.frame(fmt) if message.matches(session) else b""
+        return b"".join(m.frame(fmt) for m in fresh if m.matches(session))
 
 
 class Hub:
@@ -336,14 +340,12 @@ class Hub:
         self._by_name: dict[str, _Channel] = {}
         self._conn: PubSub | None = None
         self._confirmations: dict[str, list[asyncio.Future[None]]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self._aborts: dict[asyncio.Transport, asyncio.TimerHandle] = {}
         self._jobs: deque[_Job] = deque()  # live writes still to do, in dispatch order
         self._drain_handle: asyncio.Handle | None = None
         self._addresses: Counter[str] = Counter()
         self._run_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
-        self.connected = asyncio.Event()
         self.reconnects = 0
         self.process_id = ""  # set by readers_ctx
 
@@ -368,7 +370,6 @@ class Hub:
         self._jobs.clear()
         tasks = [t for t in (self._run_task, self._tick_task) if t is not None]
         tasks += [c.sync_task for c in self._channels.values() if c.sync_task is not None]
-        tasks += list(self._tasks)
         for _attempt in range(10):
             # redis-py can swallow a cancellation that lands while it connects, and the task then waits
             # on a read until its keep-alive timeout: closing the connection and cancelling again ends it.
@@ -475,7 +476,7 @@ class Hub:
             if gap:  # restart the kept list now; the log read next covers what was dropped
                 reader.pending, reader.gap = [], False
                 for message in kept:
-                    await self._send_kept(reader, message)
+                    await self._send_next(reader, message)
                 cursor = reader.last_seq
                 continue
             # no await from here on: the last kept message and the first live one cannot be reordered
@@ -548,16 +549,13 @@ class Hub:
         while True:
             entries = await self.store.read_after(reader.event, cursor, limit=self.batch)
             for entry in entries:
-                message = Message.from_entry(entry)
-                if message.key > reader.last_key:
-                    reader.last_key, reader.last_seq = message.key, message.seq
-                    if reader.accepts(message):
-                        await reader.send(message)
+                await self._send_next(reader, Message.from_entry(entry))
             if len(entries) < self.batch:
                 return
             cursor = entries[-1].seq
 
-    async def _send_kept(self, reader: Reader, message: Message) -> None:
+    async def _send_next(self, reader: Reader, message: Message) -> None:
+        """Send ``message`` unless the reader already has it (by seq); a resync always goes."""
         if message.is_resync:
             await reader.send(message)
         elif message.key > reader.last_key:
@@ -726,10 +724,7 @@ class Hub:
 
     async def _sync_log(self, channel: _Channel) -> None:
         if channel.last_seq is None:
-            top = await self.store.last_seq(channel.event)
-            channel.last_seq = top or "0-0"
-            channel.last_key = max(channel.last_key, codec.seq_key(channel.last_seq))
-            self._promote(channel, self._promotable(channel))
+            await self._from_log_end(channel)
             return
         cursor = channel.last_seq
         try:
@@ -742,10 +737,14 @@ class Hub:
         except SeqExpired:
             logger.warning("messages of %s were trimmed while pub/sub was down; readers resync", channel.event)
             self._dispatch(channel, [resync()])
-            top = await self.store.last_seq(channel.event)
-            channel.last_seq = top or "0-0"
-            channel.last_key = max(channel.last_key, codec.seq_key(channel.last_seq))
-            self._promote(channel, self._promotable(channel))
+            await self._from_log_end(channel)
+
+    async def _from_log_end(self, channel: _Channel) -> None:
+        """Go on from the log's last seq (first sync, or after a trim): nothing before it is dispatched."""
+        top = await self.store.last_seq(channel.event)
+        channel.last_seq = top or "0-0"
+        channel.last_key = max(channel.last_key, codec.seq_key(channel.last_seq))
+        self._promote(channel, self._promotable(channel))
 
     async def _run(self) -> None:
         """Task boundary: keep one pub/sub connection, resubscribing and backfilling after every loss."""
@@ -762,7 +761,6 @@ class Hub:
                     names.append(channel.name)
                 if names:
                     await conn.subscribe(*names)
-                self.connected.set()
                 logger.info("hub: pub/sub connected, %d events followed", len(names))
                 backoff = _BACKOFF_FIRST
                 await self._read(conn)
@@ -772,7 +770,6 @@ class Hub:
                 logger.warning("hub: pub/sub connection lost (%s); reconnecting in %.2fs", exc, backoff)
             finally:
                 self._conn = None
-                self.connected.clear()
                 for channel in self._channels.values():
                     channel.syncing = True  # until resubscribed and caught up
                     if channel.sync_task is not None:
@@ -863,7 +860,7 @@ class Hub:
                     elif reader.keepalive_slot != slot:
                         continue
                     elif fmt in (Format.SSE, Format.SSE_CHUNKED):
-                        transport.write(sse_chunk(KEEPALIVE_SSE) if fmt is Format.SSE_CHUNKED else KEEPALIVE_SSE)
+                        transport.write(KEEPALIVE_SSE_CHUNK if fmt is Format.SSE_CHUNKED else KEEPALIVE_SSE)
                     elif reader.awaiting_pong:  # no pong for a whole keep-alive period: the peer is gone
                         logger.info("no pong from a reader of %s at %s; closing", reader.event, reader.address)
                         self.leave(reader)

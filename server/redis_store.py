@@ -674,9 +674,6 @@ class RedisStore:
             await connection.connect()
         return PubSub(connection)
 
-    def _alive_key(self, process: str) -> str:
-        return f"{self.keys.prefix}:proc:{process}:alive"
-
     async def put_reader_counts(self, process: str, counts: Mapping[str, int], ttl_seconds: int) -> None:
         """Record this process's live reader count per event (0 removes the field) and keep it alive for
         ``ttl_seconds``; counts of a process that stops refreshing stop counting when its key expires."""
@@ -687,7 +684,7 @@ class RedisStore:
                         pipe.hset(self.keys.readers(event), process, count)
                     else:
                         pipe.hdel(self.keys.readers(event), process)
-                pipe.set(self._alive_key(process), 1, ex=ttl_seconds)
+                pipe.set(self.keys.alive(process), 1, ex=ttl_seconds)
                 await pipe.execute()
 
     async def drop_reader_counts(self, process: str, events: Sequence[str]) -> None:
@@ -696,7 +693,7 @@ class RedisStore:
             async with self.client.pipeline(transaction=False) as pipe:
                 for event in events:
                     pipe.hdel(self.keys.readers(event), process)
-                pipe.delete(self._alive_key(process))
+                pipe.delete(self.keys.alive(process))
                 await pipe.execute()
 
     async def reader_counts(self, event: str) -> dict[str, int]:
@@ -708,7 +705,7 @@ class RedisStore:
             processes = [field.decode() for field in raw]
             if not processes:
                 return {}
-            alive = await self.client.mget([self._alive_key(p) for p in processes])
+            alive = await self.client.mget([self.keys.alive(p) for p in processes])
             dead = [p for p, flag in zip(processes, alive, strict=True) if flag is None]
             if dead:
                 await self.client.hdel(key, *dead)

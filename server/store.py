@@ -18,10 +18,6 @@ class Entry:
     type: str
     data: Mapping[str, Any]
 
-    def message(self) -> dict[str, Any]:
-        """The live-feed message for this entry, as API.md describes it."""
-        return {"type": self.type, "seq": self.seq, "data": dict(self.data)}
-
 
 def pad_seq(seq: str) -> str:
     """Fixed-width form of a seq, so that lexicographic order is log order (matches the Lua scripts)."""
@@ -90,3 +86,7 @@ class Keys:
     def readers(self, event: str) -> str:
         """Hash: process id -> live reader count, each field refreshed by its process."""
         return f"{self.prefix}:ev:{event}:readers"
+
+    def alive(self, process: str) -> str:
+        """String with a time-out: the server process is alive (its reader counts still count)."""
+        return f"{self.prefix}:proc:{process}:alive"
