@@ -135,7 +135,8 @@ async def test_editor_deletes_a_session_that_no_update_uses(client: Any) -> None
         if '"deleted": true' in text or '"deleted":true' in text:
             break
     feed.close()
-    assert '"id":"spare"' in text.replace(" ", "") and "event: session" in text
+    deleted = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ") and "deleted" in line]
+    assert [(m["type"], m["data"]["id"], m["data"]["deleted"]) for m in deleted] == [("session", "spare", True)]
     # once its update is deleted, the session may go
     uid = (await posted.json())["id"]
     assert (await client.delete(f"/api/events/socitm-2011/updates/{uid}", headers=editor)).status == 204
