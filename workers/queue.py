@@ -12,7 +12,7 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker
 
 from config.settings import Settings
-from server.errors import NotFound, StoreUnavailable
+from server.errors import Conflict, NotFound, StoreUnavailable
 from server.models import Event, Session
 from server.redis_store import RedisStore
 from server.reflections_store import Reflections
@@ -140,8 +140,11 @@ async def auto_compile(ctx: dict[str, Any]) -> int:
             job = job_id(settings, event.id, day, "auto")
             try:
                 await Reflections(store).request_compile(event.id, day, job, replace=False)
-            except Exception:  # an editor got there first: leave their draft alone
+            except Conflict:  # an editor got there first: leave their draft alone
                 continue
+            except Exception:  # e.g. the store went away: release the claim, the next run tries again
+                await queue.delete(claim)
+                raise
             await enqueue_compile(queue, settings, event.id, day, job, replace=False)
             queued += 1
     return queued

@@ -1,0 +1,30 @@
+"""The day-end cron: each due day of an event is queued once across workers, never over an editor's draft."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from config.settings import Settings
+from server.keys import STORE
+from workers.queue import auto_compile, open_queue
+
+from conftest import make_event
+
+
+async def test_due_days_are_queued_once_and_an_edited_draft_is_left_alone(client: Any, settings: Settings) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    first, last = today - dt.timedelta(days=2), today - dt.timedelta(days=1)
+    await make_event(client, id="past-conf", starts_on=str(first), ends_on=str(last))
+    store = client.app[STORE]
+    # an editor has already compiled and edited the first day's draft
+    await store.client.hset(store.keys.reflections("past-conf", first), mapping={"status": "draft", "edited": "1"})
+    queue = await open_queue(settings)
+    try:
+        ctx = {"store": store, "settings": settings, "redis": queue}
+        assert await auto_compile(ctx) == 1  # the second day only
+        assert await auto_compile(ctx) == 0  # claimed: another worker's run queues nothing
+        assert await store.client.hget(store.keys.reflections("past-conf", last), "compiling")
+        assert await store.client.hget(store.keys.reflections("past-conf", first), "compiling") is None
+    finally:
+        await queue.aclose()
