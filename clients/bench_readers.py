@@ -124,8 +124,8 @@ class FeedReader(asyncio.Protocol):
         if n:
             self.arrivals.extend([time.time_ns()] * n)
         if self.checker is not None and n:
-            for match in MARK.finditer(joined):
-                seq = SEQ.search(joined, match.end())
+            for match in MARK.finditer(joined):  # the message's seq comes before its text
+                seq = SEQ.match(joined, max(0, joined.rfind(b'"seq"', 0, match.start())))
                 if seq:
                     self.checker.observe(int(match[1]), f"{int(seq[1])}-{int(seq[2])}")
         self._tail = joined[-6:]  # shorter than "\ndata: ": a split marker is counted once, a whole one never twice

@@ -113,7 +113,8 @@ async def test_frame_counting_survives_any_split() -> None:
 
 async def test_sse_event_counting_survives_any_split() -> None:
     """SSE events (inside HTTP/1.1 chunks, as the server sends them), fed in pieces of every size."""
-    events = [f'id: 5-{k}\nevent: update\ndata: {{"seq": "5-{k}"}}\n\n'.encode() for k in range(3)]
+    bodies = [json.dumps({"type": "update", "seq": f"5-{k}", "data": {"text": mark_text(k, 1)}}) for k in range(3)]
+    events = [f"id: 5-{k}\nevent: update\ndata: {body}\n\n".encode() for k, body in enumerate(bodies)]
     stream = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
     stream += b"".join(b"%x\r\n%s\r\n" % (len(event), event) for event in events)
     for size in range(1, 40):
@@ -123,6 +124,12 @@ async def test_sse_event_counting_survives_any_split() -> None:
         for i in range(0, len(stream), size):
             reader.data_received(stream[i : i + size])
         assert (stats.frames, len(reader.arrivals), stats.open) == (3, 3, 1), size
+    tracked = FeedReader(Stats(), "sse", b"", track=True)
+    tracked.transport = cast(asyncio.Transport, _Transport())
+    tracked.data_received(stream)
+    assert tracked.checker is not None and tracked.checker.last_seq == "5-2"
+    found = tracked.checker.check([0, 1, 2])
+    assert (found.lost, found.duplicated, found.disordered) == (0, 0, 0)
 
 
 def _options(**changes: Any) -> Options:
