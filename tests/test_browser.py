@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -154,6 +155,32 @@ def test_resync_reloads_the_list_when_the_log_was_trimmed(
     live = blog.post("Live again after the resync")
     expect(article(page, live)).to_be_visible(timeout=2_000)
     expect(page.locator("#updates > article")).to_have_count(3)
+    assert watch.problems() == []
+
+
+def test_after_a_resync_with_nothing_to_show_the_reader_still_misses_nothing(
+    browser: Browser, live_server_factory: Callable[..., LiveServer], store_url: str, prefix: str
+) -> None:
+    """A session-filtered reader whose list comes back empty from a resync resumes from the log's position."""
+    import redis
+    from playwright.sync_api import expect
+
+    blog = make_blog(live_server_factory(PLENARY_RESUME_CACHE_MESSAGES="0"))  # resumes read the (trimmed) log
+    blog.post("Coffee", session="keynote")
+    page, watch = open_live(browser, blog.url + "?session=roundtable")
+    page.evaluate("window.plenaryReader.feed.stop()")
+    newest = blog.post("More coffee", session="keynote")
+    with redis.Redis.from_url(store_url) as client:  # trimmed from the start: the reader's position is gone
+        client.xtrim(f"{prefix}:ev:{EVENT_ID}:log", minid=newest["seq"], approximate=False)
+    page.evaluate("window.plenaryReader.feed.start()")
+    deadline = time.monotonic() + 5
+    while page.evaluate("window.plenaryReader.feed.after") != newest["seq"]:  # resync, reload: the log position
+        assert time.monotonic() < deadline, page.evaluate("window.plenaryReader.feed.after")
+        page.wait_for_timeout(50)
+    page.evaluate("window.plenaryReader.feed.stop()")
+    missed = blog.post("Round table starts", session="roundtable")  # while the reader is away again
+    page.evaluate("window.plenaryReader.feed.start()")
+    expect(article(page, missed)).to_be_visible(timeout=5_000)
     assert watch.problems() == []
 
 

@@ -528,14 +528,15 @@ export function startReader(config) {
       try {
         const response = await fetch(`/api/events/${encodeURIComponent(config.event)}/updates?${params}`, { headers: { Accept: "application/json" } });
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
-        const { updates } = await response.json();
+        const { updates, position } = await response.json();
         pending.clear();
         showPendingButton();
         const keepPinned = pinnedEl.querySelector(".update");
         const pinned = updates.find((u) => u.pinned);
         feedEl.replaceChildren(...updates.filter((u) => !u.pinned && u.id !== keepPinned?.dataset.id).reverse().map(build));
         if (pinned) pin(build(pinned));
-        if (updates.length && !feed.after) feed.after = updates[updates.length - 1].seq;
+        // resume from the log position read before the list (the list may be empty, or filtered to a session)
+        if (!feed.after) feed.after = position ?? updates.at(-1)?.seq ?? null;
         refreshSideLists();
         return;
       } catch (err) {
