@@ -90,12 +90,6 @@ class Token(models.TokenCreated):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-class UpdatePage(_Answer):
-    updates: list[Update]
-    next: str | None = None
-    prev: str | None = None
-
-
 class EventList(_Answer):
     events: list[Event]
 
@@ -226,13 +220,6 @@ class ApiClient:
 
     # --- service ----------------------------------------------------------------------------------
 
-    async def ready(self) -> bool:
-        """True when the server answers /readyz with 200."""
-        try:
-            await self._request("GET", "/readyz")
-        except ApiError:
-            return False
-        return True
 
     # --- tokens -----------------------------------------------------------------------------------
 
@@ -306,20 +293,6 @@ class ApiClient:
                 await asyncio.sleep(wait)
             else:
                 return _parse(Update, data)
-
-    async def get_update(self, event: str, update: str) -> Update:
-        _, data, _ = await self._request("GET", f"/api/events/{_segment(event)}/updates/{_segment(update)}")
-        return _parse(Update, data)
-
-    async def list_updates(self, event: str, *, after: str | None = None, limit: int = 50,
-                           session: str | None = None) -> UpdatePage:  # fmt: skip
-        query = f"?limit={limit}"
-        if after:
-            query += f"&after={quote(after)}"
-        if session:
-            query += f"&session={quote(session)}"
-        _, data, _ = await self._request("GET", f"/api/events/{_segment(event)}/updates{query}")
-        return _parse(UpdatePage, data)
 
     async def edit_update(self, event: str, update: str, changes: Mapping[str, object]) -> Update:
         """Change some fields of an update (its author or an editor); the answer has ``version`` + 1."""

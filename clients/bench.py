@@ -11,7 +11,6 @@ import math
 import multiprocessing
 import os
 import platform
-import re
 import secrets
 import shutil
 import socket
@@ -29,10 +28,9 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from clients.bench_readers import MSGPACK_PROTOCOL, generator_main, raise_nofile
-from clients.bench_stats import Check, Histogram, Latency, SeqChecker, mark_text, seq_key, table
+from clients.bench_stats import MARK, Check, Histogram, Latency, SeqChecker, mark_text, seq_key, table
 
 MATRIX_READERS = (1000, 5000, 10000)
-_MARK_TEXT = re.compile(r"bench k=(\d+) t=(\d+)")
 
 
 # --- the server under test ---------------------------------------------------------------------------
@@ -105,7 +103,6 @@ class Target:
     url: str
     token: str
     pid: int | None = None
-    log: Path | None = None
 
     def pids(self) -> list[int]:
         return process_tree(self.pid) if self.pid else []
@@ -137,7 +134,7 @@ def spawned_server(processes: int, pin: list[int] | None, others: list[int] | No
         with log.open("wb") as handle:
             server = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
         wait_ready(port, server, log, answers=3 * processes)
-        yield Target(f"http://127.0.0.1:{port}", token, server.pid, log)
+        yield Target(f"http://127.0.0.1:{port}", token, server.pid)
     finally:
         if server is not None and server.poll() is None:
             server.terminate()
@@ -275,7 +272,7 @@ class Probe:
 
     def _observe(self, message: dict[str, Any]) -> None:
         data = message.get("data") or {}
-        match = _MARK_TEXT.search(str(data.get("text", "")))
+        match = MARK.search(str(data.get("text", "")).encode())
         if match is None:
             return
         now = time.time_ns()
@@ -389,7 +386,6 @@ class Options:
     pad: int
     concurrency: int
     sources: int
-    saturate: bool = False
     storm: bool = False
     step_seconds: float = 3.0
     warmup: float = 2.0
@@ -668,7 +664,6 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--url", help="a running server (loopback only); with --token (admin)")
     where.add_argument("--token", help="admin token of that server")
     where.add_argument("--server-pid", type=int, help="root process of that server, for RSS and CPU figures")
-    where.add_argument("--spawn", action="store_true", help="start a server on the embedded store (the default)")
     where.add_argument("--processes", type=int, default=1, help="server processes when spawning (SO_REUSEPORT)")
     where.add_argument(
         "--pin-cpu",

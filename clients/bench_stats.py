@@ -94,9 +94,6 @@ class Latency:
 
     samples: list[float] = field(default_factory=list)
 
-    def add(self, seconds: float) -> None:
-        self.samples.append(seconds)
-
     def extend(self, values: Iterable[float]) -> None:
         self.samples.extend(values)
 

@@ -155,7 +155,6 @@ class Created:
     """Result of a create: the stored record and whether this call created it (False: idempotent replay)."""
 
     record: dict[str, Any]
-    seq: str
     created: bool
     unpinned: str | None = None  # the update that was pinned before this one took its place
 
@@ -189,7 +188,6 @@ class RedisStore:
     def __init__(
         self,
         client: Any,  # redis.asyncio.Redis; its stubs mix sync and async results, so Any stops here
-        url: str,
         keys: Keys,
         *,
         waitaof_timeout_ms: int = 1000,
@@ -197,7 +195,6 @@ class RedisStore:
         idempotency_seconds: int = 86_400,
     ) -> None:
         self.client = client
-        self.url = url
         self.keys = keys
         self.durability = Durability.FSYNC_ALWAYS
         self.durability_problem = ""
@@ -233,7 +230,6 @@ class RedisStore:
         )
         return cls(
             client,
-            url,
             Keys(prefix),
             waitaof_timeout_ms=waitaof_timeout_ms,
             log_max_entries=log_max_entries,
@@ -417,7 +413,8 @@ class RedisStore:
         return sorted(sessions, key=lambda s: (s.starts_at, s.id))
 
     async def append(self, event_id: str, kind: str, data: Mapping[str, Any]) -> Entry:
-        """Append a plain entry (e.g. ``reflections``) to the log and publish it, atomically."""
+        """Append a plain entry to the log and publish it, atomically (tests fill a log with it; the app's
+        writes have their own scripts)."""
         _ok, seq, _ = await self.run_write(
             self._append,
             [self.keys.log(event_id), self.keys.channel(event_id), ""],
@@ -467,10 +464,10 @@ class RedisStore:
                 current = await self.get_update(event_id, result[3].decode())
                 if current is None:
                     raise NotFound("the update created with this Idempotency-Key has been deleted")
-                return Created(current, seq, False)
-            return Created(dict(first.data), seq, False)
+                return Created(current, False)
+            return Created(dict(first.data), False)
         seq = result[1].decode()
-        return Created({**record, "seq": seq}, seq, True, result[2].decode() or None)
+        return Created({**record, "seq": seq}, True, result[2].decode() or None)
 
     async def _entry_at(self, event_id: str, seq: str) -> Entry | None:
         with _guard():

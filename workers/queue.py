@@ -12,7 +12,7 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker
 
 from config.settings import Settings
-from server.errors import Conflict, NotFound, StoreUnavailable
+from server.errors import Conflict, StoreUnavailable
 from server.models import Event, Session
 from server.redis_store import RedisStore
 from server.reflections_store import Reflections
@@ -162,7 +162,7 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
         await ctx["store"].aclose()
 
 
-def make_worker(settings: Settings, *, handle_signals: bool = True, burst: bool = False) -> Worker:
+def make_worker(settings: Settings, *, handle_signals: bool = True) -> Worker:
     """An arq worker for this deployment's queue; several may run at once, each job runs once."""
     return Worker(
         functions=[compile_reflections],
@@ -173,7 +173,6 @@ def make_worker(settings: Settings, *, handle_signals: bool = True, burst: bool 
         on_shutdown=_shutdown,
         ctx={"settings": settings},
         handle_signals=handle_signals,
-        burst=burst,
         max_tries=MAX_TRIES,
         job_timeout=120,
         keep_result=3600,
@@ -184,4 +183,4 @@ def make_worker(settings: Settings, *, handle_signals: bool = True, burst: bool 
     )
 
 
-__all__ = ["NotFound", "compile_now", "enqueue_compile", "make_worker", "open_queue"]
+__all__ = ["compile_now", "enqueue_compile", "make_worker", "open_queue"]
