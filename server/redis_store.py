@@ -314,15 +314,15 @@ class RedisStore:
         if not done:
             raise Conflict(f"a token named {info.name!r} exists; revoke it first", field="name")
 
-    async def token_by_digest(self, digest: str) -> tuple[TokenInfo, str] | None:
-        """The token whose SHA-256 is ``digest``, with its stored digest, or None."""
+    async def token_by_digest(self, digest: str) -> TokenInfo | None:
+        """The token whose SHA-256 is ``digest`` (the key it is stored under), or None."""
         with _guard():
             raw = await self.client.get(self.keys.token_hash(digest))
         if raw is None:
             return None
         record = codec.unpack(raw)
-        stored = record.pop("hash")
-        return TokenInfo.model_validate(record), str(stored)
+        record.pop("hash")  # kept in the record for revoking by name
+        return TokenInfo.model_validate(record)
 
     async def revoke_token(self, name: str) -> bool:
         """Delete a token; True if it existed. Effective at once: every request looks the token up."""
