@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +21,11 @@ def unpack(raw: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("stored record is not a map")
     return value
+
+
+def utc_text(moment: dt.datetime) -> str:
+    """An aware time as ISO 8601 in UTC with a ``Z`` (how the API and feeds write times)."""
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def to_json(data: Any) -> str:

@@ -15,6 +15,7 @@ from server.middleware import read_json
 from server.models import Event, Role, Session
 from server.pages import asset_url, json_script, load_event, not_found_page, page_response, path_day, template
 from server.params import SLUG
+from server.reflections_store import post_path
 from server.render import render_markdown
 
 __all__ = ["html_tree", "routes"]
@@ -145,7 +146,7 @@ async def editor_desk(request: web.Request) -> web.Response:
     day = path_day(request, event)
     if day is None:
         return not_found_page(request, f"{event.title} has no day {request.match_info['date']!r}.")
-    post_url = f"/events/{event.id}/days/{day}/reflections"
+    post_url = post_path(event.id, day)
     config = _config(event, sessions, day=day.isoformat(), readerUrl=f"/events/{event.id}", postUrl=post_url)
     label = f"{day:%A} {day.day} {day:%B %Y}"
     return _page(request, "editor.html", config, title=event.blog_title or event.title, event_title=event.title,

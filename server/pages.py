@@ -6,7 +6,6 @@ import datetime as dt
 import functools
 import hashlib
 import html
-import json
 import re
 import string
 import xml.etree.ElementTree as ET
@@ -18,12 +17,13 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from server import codec
 from server.errors import NotFound
 from server.keys import SETTINGS, STORE
 from server.models import Event, Session
 from server.params import SEQ, SLUG
 from server.redis_store import RedisStore
-from server.reflections_store import Reflections
+from server.reflections_store import Reflections, post_path
 from server.render import render_inline
 from workers.post import event_jsonld
 
@@ -163,7 +163,7 @@ def _esc(value: object) -> str:
 
 def json_script(data: object) -> str:
     """JSON safe inside a <script> data block: nothing in it can close the element or open a comment."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = codec.to_json(data)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -373,10 +373,7 @@ async def _published_days(event: Event, store: RedisStore) -> list[tuple[dt.date
 def _reflections_links(event: Event, days: list[tuple[dt.date, str]]) -> str:
     if not days:
         return ""
-    items = "".join(
-        f'<li><a href="/events/{_esc(event.id)}/days/{day.isoformat()}/reflections">{_esc(title)}</a></li>'
-        for day, title in days
-    )
+    items = "".join(f'<li><a href="{_esc(post_path(event.id, day))}">{_esc(title)}</a></li>' for day, title in days)
     return (
         '<nav class="reflections-links" aria-labelledby="reflections-title">'
         f'<h2 id="reflections-title">The day\'s reflections</h2><ul>{items}</ul></nav>'
@@ -506,10 +503,6 @@ async def reader_page(request: web.Request) -> web.Response:
     return page_response(request, body)
 
 
-def _atom_time(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def _xml_text(value: str) -> str:
     return _XML_INVALID.sub("", value)
 
@@ -533,7 +526,7 @@ def atom_feed(ctx: PageContext, updates: list[Mapping[str, Any]]) -> bytes:
     _sub(feed, "link", rel="self", type="application/atom+xml", href=f"{ctx.page_url}/feed.atom")
     stamps = [max(_parse_time(u["happened_at"]), _parse_time(u["received_at"])) for u in updates]
     newest = max(stamps) if stamps else dt.datetime.combine(event.starts_on, dt.time(0, 0), tzinfo=event.zone)
-    _sub(feed, "updated", _atom_time(newest))
+    _sub(feed, "updated", codec.utc_text(newest))
     author = _sub(feed, "author")
     _sub(author, "name", event.blog_title or event.title)
     _sub(feed, "generator", "Plenary")
@@ -542,8 +535,8 @@ def atom_feed(ctx: PageContext, updates: list[Mapping[str, Any]]) -> bytes:
         url = f"{ctx.page_url}#u-{update['id']}"
         _sub(entry, "id", url)
         _sub(entry, "title", headline(update))
-        _sub(entry, "published", _atom_time(_parse_time(update["happened_at"])))
-        _sub(entry, "updated", _atom_time(stamp))
+        _sub(entry, "published", codec.utc_text(_parse_time(update["happened_at"])))
+        _sub(entry, "updated", codec.utc_text(stamp))
         entry_author = _sub(entry, "author")
         _sub(entry_author, "name", str((update.get("author") or {}).get("name") or event.title))
         _sub(entry, "link", rel="alternate", type="text/html", href=url)
@@ -607,7 +600,7 @@ async def reflections_page(request: web.Request) -> web.Response:
     published = await Reflections(request.app[STORE]).published(event.id, day)
     if published is None:
         return not_found_page(request, f"The reflections for {_day_label(day)} are not published yet.")
-    canonical = f"{_base_url(request)}/events/{event.id}/days/{day.isoformat()}/reflections"
+    canonical = _base_url(request) + post_path(event.id, day)
     moment = _parse_time(published["published_at"])
     jsonld = {**published["jsonld"], "datePublished": moment.isoformat(), "url": canonical}
     title = str(published["title"] or f"Reflections, {_day_label(day)}")

@@ -73,6 +73,11 @@ def _text(fields: Mapping[bytes, bytes], name: str) -> str | None:
     return None if raw is None else raw.decode()
 
 
+def post_path(event: str, day: dt.date) -> str:
+    """Where a day's published reflections post is read."""
+    return f"/events/{event}/days/{day.isoformat()}/reflections"
+
+
 class Reflections:
     """Drafts and published posts, one per event day, stored through the RedisStore's connection."""
 
@@ -174,7 +179,7 @@ class Reflections:
 
     async def publish(self, event: str, day: dt.date, summary: Mapping[str, Any]) -> Entry:
         """Publish the working copy and broadcast a ``reflections`` message on the live feed, in one step."""
-        now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+        now = codec.utc_text(dt.datetime.now(dt.UTC))
         data = {**summary, "published_at": now}
         keys = [self._key(event, day), self.store.keys.log(event), self.store.keys.channel(event)]
         result = await self.store.run_write(self._publish, keys, [now, codec.pack(data), self.store.log_max_entries])

@@ -12,6 +12,7 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker
 
 from config.settings import Settings
+from server import codec
 from server.errors import Conflict, StoreUnavailable
 from server.models import Event, Session
 from server.redis_store import RedisStore
@@ -65,7 +66,7 @@ def draft_fields(draft: Draft) -> dict[str, str]:
     """A compiled draft as the fields the reflections store keeps."""
     import json
 
-    now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    now = codec.utc_text(dt.datetime.now(dt.UTC))
     return {
         "title": draft.title,
         "markdown": draft.markdown,

@@ -11,12 +11,12 @@ from aiohttp import web
 
 from server.api import Routes
 from server.auth import actor, require
-from server.errors import Invalid, NotFound
+from server.errors import NotFound
 from server.keys import QUEUE, SETTINGS, STORE
 from server.middleware import read_body
 from server.models import Event, ReflectionsCompile, ReflectionsEdit, ReflectionsJob, ReflectionsPost, Role
-from server.params import slug
-from server.reflections_store import Reflections
+from server.params import parse_day, slug
+from server.reflections_store import Reflections, post_path
 from workers.post import blog_posting, markdown_to_html, sources_from_markdown
 from workers.queue import enqueue_compile, job_id
 
@@ -24,17 +24,10 @@ routes = Routes()
 PATH = "/api/events/{event}/days/{date}/reflections"
 
 
-def page_url(event: str, day: dt.date) -> str:
-    return f"/events/{event}/days/{day}/reflections"
-
-
 async def _event_day(request: web.Request) -> tuple[Event, dt.date]:
     event = await request.app[STORE].get_event(slug(request, "event"))
-    try:
-        day = dt.date.fromisoformat(request.match_info["date"])
-    except ValueError as exc:
-        raise Invalid("date: expected YYYY-MM-DD", field="date") from exc
-    if day not in event.days:
+    day = parse_day(request.match_info["date"], "date")
+    if day is None or day not in event.days:
         raise NotFound(f"{day} is not a day of {event.id!r} ({event.starts_on} to {event.ends_on})")
     return event, day
 
@@ -53,7 +46,7 @@ async def compile_reflections(request: web.Request) -> web.Response:
 
 
 def _public(post: dict[str, Any], event: str, day: dt.date) -> dict[str, Any]:
-    return {**post, "url": page_url(event, day)}
+    return {**post, "url": post_path(event, day)}
 
 
 @routes.route("GET", PATH, "The day's post: the draft for editors, the published post for anyone",
@@ -70,7 +63,7 @@ async def get_reflections(request: web.Request) -> web.Response:
     published = await reflections.published(event.id, day)
     if published is None:
         raise NotFound(f"the reflections for {day} are not published")
-    body = {"status": "published", "version": 0, **published, "url": page_url(event.id, day)}
+    body = {"status": "published", "version": 0, **published, "url": post_path(event.id, day)}
     return web.json_response(body)
 
 
@@ -108,7 +101,7 @@ async def publish_reflections(request: web.Request) -> web.Response:
     post = await reflections.get(event.id, day)
     if post is None or not post.get("markdown"):
         raise NotFound(f"no compiled reflections for {day} to publish")
-    summary = {"title": post["title"], "day": day.isoformat(), "url": page_url(event.id, day),
+    summary = {"title": post["title"], "day": day.isoformat(), "url": post_path(event.id, day),
                "authors": post["authors"]}  # fmt: skip
     await reflections.publish(event.id, day, summary)
     published = await reflections.get(event.id, day)

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from server import metrics
+from server import codec, metrics
 from server.api import Routes
 from server.auth import Actor, require
 from server.errors import Conflict, Forbidden, Invalid, NotFound
@@ -32,10 +32,6 @@ MAX_LIMIT = 200
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _utc(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _fingerprint(body: UpdateCreate) -> str:
@@ -83,8 +79,8 @@ async def create_update(request: web.Request) -> web.Response:
         "event": event_id,
         "session": body.session,
         "author": {"name": who.name},
-        "happened_at": _utc(body.happened_at or now),
-        "received_at": _utc(now),
+        "happened_at": codec.utc_text(body.happened_at or now),
+        "received_at": codec.utc_text(now),
         "version": 1,
         "text": body.text,
         "key": body.key,
@@ -178,7 +174,7 @@ async def edit_update(request: web.Request) -> web.Response:
     if "happened_at" in changes and changes["happened_at"] is None:
         raise Invalid("happened_at: cannot be null", field="happened_at")
     if "happened_at" in changes:
-        changes["happened_at"] = _utc(dt.datetime.fromisoformat(changes["happened_at"]))
+        changes["happened_at"] = codec.utc_text(dt.datetime.fromisoformat(changes["happened_at"]))
     store = request.app[STORE]
     event = await store.get_event(event_id)
     for _attempt in range(5):
