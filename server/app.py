@@ -13,11 +13,12 @@ from server import desk, pages, readers, sse, ws
 from server.api import Operation, events, reflections, service, tokens, updates
 from server.hub import hub_ctx, hub_shutdown
 from server.jobs import queue_ctx, worker_ctx
-from server.keys import SETTINGS, STORE
+from server.keys import REFLECTIONS, SETTINGS, STORE
 from server.metrics import COUNTERS
 from server.middleware import headers_middleware, problem_middleware
 from server.openapi import OPERATIONS
 from server.redis_store import Durability, RedisStore
+from server.reflections_store import Reflections
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         idempotency_seconds=settings.idempotency_hours * 3600,
     )
     app[STORE] = store
+    app[REFLECTIONS] = Reflections(store)
     try:
         durability = await store.check_durability()
     except Exception:

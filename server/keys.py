@@ -12,8 +12,10 @@ if TYPE_CHECKING:
     from server.hub import Hub
     from server.jobs import JobQueue
     from server.redis_store import RedisStore
+    from server.reflections_store import Reflections
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE: web.AppKey[RedisStore] = web.AppKey("store")
+REFLECTIONS: web.AppKey[Reflections] = web.AppKey("reflections")
 QUEUE: web.AppKey[JobQueue] = web.AppKey("queue")
 HUB: web.AppKey[Hub] = web.AppKey("hub")

@@ -19,10 +19,9 @@ from aiohttp import web
 
 from server import codec
 from server.errors import NotFound
-from server.keys import SETTINGS, STORE
+from server.keys import REFLECTIONS, SETTINGS, STORE
 from server.models import Event, Session
 from server.params import SEQ, SLUG
-from server.redis_store import RedisStore
 from server.reflections_store import Reflections, post_path
 from server.render import render_inline
 from workers.post import event_jsonld
@@ -364,9 +363,9 @@ def not_found_page(request: web.Request, detail: str) -> web.Response:
     return page_response(request, body, status=404)
 
 
-async def _published_days(event: Event, store: RedisStore) -> list[tuple[dt.date, str]]:
+async def _published_days(event: Event, reflections: Reflections) -> list[tuple[dt.date, str]]:
     """The event's days whose reflections are published, with each post's title."""
-    titles = await Reflections(store).published_titles(event.id, event.days)
+    titles = await reflections.published_titles(event.id, event.days)
     return [(day, titles[day] or f"Reflections, {_day_label(day)}") for day in event.days if day in titles]
 
 
@@ -498,7 +497,7 @@ async def reader_page(request: web.Request) -> web.Response:
         key_events="".join(_key_event_item(r, ctx) for r in key_events),
         key_empty_hidden=" hidden" if key_events else "",
         pager=latest + older,
-        reflections=_reflections_links(event, await _published_days(event, store)),
+        reflections=_reflections_links(event, await _published_days(event, request.app[REFLECTIONS])),
     )
     return page_response(request, body)
 
@@ -597,7 +596,7 @@ async def reflections_page(request: web.Request) -> web.Response:
     day = path_day(request, event)
     if day is None:
         return not_found_page(request, f"{event.title} has no day {request.match_info['date']!r}.")
-    published = await Reflections(request.app[STORE]).published(event.id, day)
+    published = await request.app[REFLECTIONS].published(event.id, day)
     if published is None:
         return not_found_page(request, f"The reflections for {_day_label(day)} are not published yet.")
     canonical = _base_url(request) + post_path(event.id, day)

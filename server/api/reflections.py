@@ -12,11 +12,11 @@ from aiohttp import web
 from server.api import Routes
 from server.auth import actor, require
 from server.errors import NotFound
-from server.keys import QUEUE, SETTINGS, STORE
+from server.keys import QUEUE, REFLECTIONS, SETTINGS, STORE
 from server.middleware import read_body
 from server.models import Event, ReflectionsCompile, ReflectionsEdit, ReflectionsJob, ReflectionsPost, Role
 from server.params import parse_day, slug
-from server.reflections_store import Reflections, post_path
+from server.reflections_store import post_path
 from workers.post import blog_posting, markdown_to_html, sources_from_markdown
 from workers.queue import enqueue_compile, job_id
 
@@ -40,7 +40,7 @@ async def compile_reflections(request: web.Request) -> web.Response:
     body = await read_body(request, ReflectionsCompile) if request.can_read_body else ReflectionsCompile()
     settings = request.app[SETTINGS]
     job = job_id(settings, event.id, day, uuid.uuid4().hex[:12])
-    await Reflections(request.app[STORE]).request_compile(event.id, day, job, replace=body.replace)
+    await request.app[REFLECTIONS].request_compile(event.id, day, job, replace=body.replace)
     await enqueue_compile(await request.app[QUEUE].pool(), settings, event.id, day, job, replace=body.replace)
     return web.json_response({"job": job, "status": "compiling"}, status=202)
 
@@ -53,7 +53,7 @@ def _public(post: dict[str, Any], event: str, day: dt.date) -> dict[str, Any]:
               response=ReflectionsPost, errors=(404,))  # fmt: skip
 async def get_reflections(request: web.Request) -> web.Response:
     event, day = await _event_day(request)
-    reflections = Reflections(request.app[STORE])
+    reflections = request.app[REFLECTIONS]
     who = await actor(request)
     if who is not None and who.at_least(Role.EDITOR) and who.can_access(event.id):
         post = await reflections.get(event.id, day)
@@ -73,7 +73,7 @@ async def edit_reflections(request: web.Request) -> web.Response:
     await require(request, Role.EDITOR, slug(request, "event"))
     event, day = await _event_day(request)
     body = await read_body(request, ReflectionsEdit)
-    reflections = Reflections(request.app[STORE])
+    reflections = request.app[REFLECTIONS]
     current = await reflections.get(event.id, day)
     if current is None:
         raise NotFound(f"no reflections for {day} yet; compile them first")
@@ -97,7 +97,7 @@ async def edit_reflections(request: web.Request) -> web.Response:
 async def publish_reflections(request: web.Request) -> web.Response:
     await require(request, Role.EDITOR, slug(request, "event"))
     event, day = await _event_day(request)
-    reflections = Reflections(request.app[STORE])
+    reflections = request.app[REFLECTIONS]
     post = await reflections.get(event.id, day)
     if post is None or not post.get("markdown"):
         raise NotFound(f"no compiled reflections for {day} to publish")
