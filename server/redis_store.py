@@ -182,6 +182,26 @@ def _decode_record(fields: Mapping[bytes, bytes]) -> dict[str, Any]:
     return record
 
 
+def _trimmed_after(info: Any, after: str) -> bool:
+    """True when entries newer than ``after`` may have been trimmed from the stream (so they are lost), given
+    the stream's XINFO STREAM answer (an error when there is no stream: nothing was ever trimmed).
+
+    The log is only ever trimmed from its start (never XDEL), so entries were lost exactly when some were
+    trimmed at all and the oldest one left is newer than ``after``.
+    """
+    if isinstance(info, ResponseError):
+        return False
+    if isinstance(info, Exception):
+        raise info
+    if int(info.get("entries-added", 0)) <= int(info.get("length", 0)):
+        return False
+    first = info.get("first-entry")
+    if not first:
+        return True
+    first_id = first[0].decode() if isinstance(first[0], bytes) else str(first[0])
+    return codec.seq_key(first_id) > codec.seq_key(after)
+
+
 class RedisStore:
     """Plenary's data in Redis or Valkey. Every write that answers 201/200 is durable on return."""
 
@@ -618,32 +638,22 @@ class RedisStore:
         """
         key = self.keys.log(event)
         with _guard():
-            rows = await self.client.xrange(key, min="(" + after if after else "-", count=limit)
-            if after and await self._trimmed_after(key, after):
-                raise SeqExpired(after)
+            if after is None:
+                rows = await self.client.xrange(key, min="-", count=limit)
+            else:  # the page and the stream's trim state in one round trip
+                async with self.client.pipeline(transaction=False) as pipe:
+                    pipe.xrange(key, min="(" + after, count=limit)
+                    pipe.xinfo_stream(key)
+                    rows, info = await pipe.execute(raise_on_error=False)
+                if isinstance(rows, Exception):
+                    raise rows
+                if _trimmed_after(info, after):
+                    raise SeqExpired(after)
         out = []
         for entry_id, fields in rows:
             msg = codec.entry_to_message(entry_id.decode(), fields[b"t"].decode(), fields[b"d"])
             out.append(Entry(msg["seq"], msg["type"], msg["data"]))
         return out
-
-    async def _trimmed_after(self, key: str, after: str) -> bool:
-        """True when entries newer than ``after`` may have been trimmed from the stream (so they are lost).
-
-        The log is only ever trimmed from its start (never XDEL), so entries were lost exactly when some were
-        trimmed at all and the oldest one left is newer than ``after``.
-        """
-        try:
-            info = await self.client.xinfo_stream(key)
-        except ResponseError:  # no such key: nothing was ever trimmed
-            return False
-        if int(info.get("entries-added", 0)) <= int(info.get("length", 0)):
-            return False
-        first = info.get("first-entry")
-        if not first:
-            return True
-        first_id = first[0].decode() if isinstance(first[0], bytes) else str(first[0])
-        return codec.seq_key(first_id) > codec.seq_key(after)
 
     async def iter_log(self, event: str, *, batch: int = 1000) -> AsyncIterator[Entry]:
         """Every retained entry of the event's log, oldest first (used by the reflections worker)."""
