@@ -124,6 +124,9 @@ redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'session' .. '\\n' .. ARGV[2])
 return {'ok', seq}
 """
 
+# KEYS: events; ARGV: event id, record. One write, so that run_write can wait for its fsync.
+_CREATE_EVENT = "return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])"
+
 # KEYS: tokens, token_hash; ARGV: name, record. The lookup key holds the record too: one read per request.
 _CREATE_TOKEN = """
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
@@ -226,6 +229,7 @@ class RedisStore:
         self._delete = client.register_script(_DELETE)
         self._append = client.register_script(_APPEND)
         self._delete_session = client.register_script(_DELETE_SESSION)
+        self._create_event = client.register_script(_CREATE_EVENT)
         self._create_token = client.register_script(_CREATE_TOKEN)
         self._revoke_token = client.register_script(_REVOKE_TOKEN)
 
@@ -363,11 +367,8 @@ class RedisStore:
 
     async def create_event(self, event: Event) -> None:
         """Raises Conflict when the id is taken."""
-        with _guard():
-            record = codec.pack(event.model_dump(mode="json", exclude={"days"}))  # days are derived
-            done = await self.client.hsetnx(self.keys.events(), event.id, record)
-            if done and self.durability is Durability.WAITAOF:
-                await self.client.execute_command("WAITAOF", 1, 0, self.waitaof_timeout_ms)
+        record = codec.pack(event.model_dump(mode="json", exclude={"days"}))  # days are derived
+        done = await self.run_write(self._create_event, [self.keys.events()], [event.id, record])
         if not done:
             raise Conflict(f"event {event.id!r} exists", field="id")
 
