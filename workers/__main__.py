@@ -14,7 +14,8 @@ logger = logging.getLogger("plenary.worker")
 
 
 def run_worker(settings: Settings) -> int:
-    """Run a worker until SIGINT or SIGTERM. Needs an external Redis URL (`plenary serve` runs its own)."""
+    """Run a worker until SIGINT or SIGTERM, on ``redis_url`` or else on the embedded store a running
+    `plenary serve` started in ``data_dir``."""
     from workers.queue import make_worker
 
     configure_logging(settings.log_level, settings.log_format)
