@@ -678,8 +678,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--resume-storm", action="store_true", help="all readers drop and resume with after")
     load.add_argument("--matrix", action="store_true", help="N = 1,000/5,000/10,000 x (R = 10, saturation)")
     load.add_argument("--probes", type=int, default=4, help="decoding readers measuring latency (default 4)")
-    load.add_argument("--gen-procs", type=int, default=0,
-                      help="reader processes (default: one per core left by --pin-cpu, else half the cores)")
+    load.add_argument(
+        "--gen-procs",
+        type=int,
+        default=0,
+        help="reader processes (default: one per core left by --pin-cpu, else half the cores)",
+    )
     load.add_argument("--pad", type=int, default=20, help="letters added to each post's text (~400-byte frames)")
     load.add_argument("--connect-concurrency", type=int, default=100, help="upgrades in flight (default 100)")
     load.add_argument("--step-seconds", type=float, default=3.0, help="length of one saturation step")
