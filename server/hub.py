@@ -578,11 +578,13 @@ class Hub:
             reader._done.set()
 
     def _cut(self, reader: Reader, code: int, reason: str) -> None:
+        """Close the reader's connection with ``code``; a connection already closing just leaves (it was not
+        slow: its peer went away)."""
         self.leave(reader)
-        reader.cut_slow = code == SLOW_READER_CODE
         transport = reader.transport
         if transport.is_closing():
             return
+        reader.cut_slow = code == SLOW_READER_CODE
         if reader.cut_slow:
             logger.info("cutting slow reader of %s at %s (%d bytes buffered)", reader.event, reader.address,
                         transport.get_write_buffer_size())  # fmt: skip
@@ -648,7 +650,7 @@ class Hub:
         jobs = self._jobs
         budget = self.chunk_writes
         limit = self.buffer_bytes
-        slow: list[Reader] = []
+        to_cut: list[Reader] = []  # slow, or already closing
         try:
             while jobs and budget > 0:
                 job = jobs[0]
@@ -669,11 +671,11 @@ class Hub:
                             continue
                         transport = reader.transport
                         if transport.is_closing():
-                            slow.append(reader)
+                            to_cut.append(reader)
                             continue
                         transport.write(frame)
                         if transport.get_write_buffer_size() > limit:
-                            slow.append(reader)
+                            to_cut.append(reader)
                     budget -= end - i
                     if end >= len(readers):
                         job.group += 1
@@ -683,11 +685,8 @@ class Hub:
                 if job.group >= len(groups):
                     jobs.popleft()
         finally:
-            for reader in slow:
-                if reader.transport.is_closing():
-                    self.leave(reader)
-                else:
-                    self._cut(reader, SLOW_READER_CODE, SLOW_READER_REASON)
+            for reader in to_cut:
+                self._cut(reader, SLOW_READER_CODE, SLOW_READER_REASON)
             if jobs and self._drain_handle is None:
                 self._drain_handle = asyncio.get_running_loop().call_soon(self._drain)
 
