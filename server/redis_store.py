@@ -30,16 +30,28 @@ local function member(seq, id)
 end
 """
 
+# Every log entry is appended with log_add and announced with announce, last in its script: the pub/sub payload
+# "<seq>\n<type>\n<msgpack>" is what Message.from_published (server/hub.py) reads.
+LOG_LUA = """
+local function log_add(log, maxlen, kind, payload)
+  return redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 't', kind, 'd', payload)
+end
+local function announce(channel, seq, kind, payload)
+  redis.call('PUBLISH', channel, seq .. '\\n' .. kind .. '\\n' .. payload)
+end
+"""
+
 # KEYS: log, channel, idem (or ""), record, idx_all, idx_day, idx_session (or ""), pinned
 # ARGV: payload, id, fingerprint, idem_ttl, maxlen, pinned(0/1)
 _CREATE = (
-    _LEX_MEMBER
+    LOG_LUA
+    + _LEX_MEMBER
     + """
 if KEYS[3] ~= '' then
   local prev = redis.call('HMGET', KEYS[3], 'fp', 'seq', 'id')
   if prev[1] then return {'dup', prev[1], prev[2], prev[3]} end
 end
-local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', 't', 'update', 'd', ARGV[1])
+local seq = log_add(KEYS[1], ARGV[5], 'update', ARGV[1])
 redis.call('HSET', KEYS[4], 'seq', seq, 'v', '1', 'd', ARGV[1])
 local m = member(seq, ARGV[2])
 redis.call('ZADD', KEYS[5], 0, m)
@@ -51,7 +63,7 @@ if KEYS[3] ~= '' then
   redis.call('HSET', KEYS[3], 'fp', ARGV[3], 'seq', seq, 'id', ARGV[2])
   redis.call('EXPIRE', KEYS[3], ARGV[4])
 end
-redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'update' .. '\\n' .. ARGV[1])
+announce(KEYS[2], seq, 'update', ARGV[1])
 return {'ok', seq, unpin}
 """
 )
@@ -60,7 +72,8 @@ return {'ok', seq, unpin}
 #       idx_all, pinned
 # ARGV: payload, expected_version, new_version, maxlen, id, pinned(0/1)
 _EDIT = (
-    _LEX_MEMBER
+    LOG_LUA
+    + _LEX_MEMBER
     + """
 local cur = redis.call('HMGET', KEYS[3], 'v', 'seq')
 if not cur[1] then return {'gone'} end
@@ -74,9 +87,9 @@ local pinned = redis.call('GET', KEYS[9])
 local unpin = ''
 if ARGV[6] == '1' then unpin = pinned or ''; redis.call('SET', KEYS[9], ARGV[5])
 elseif pinned == ARGV[5] then redis.call('DEL', KEYS[9]) end
-local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 't', 'edit', 'd', ARGV[1])
+local seq = log_add(KEYS[1], ARGV[4], 'edit', ARGV[1])
 redis.call('HSET', KEYS[3], 'v', ARGV[3], 'd', ARGV[1])
-redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'edit' .. '\\n' .. ARGV[1])
+announce(KEYS[2], seq, 'edit', ARGV[1])
 return {'ok', seq, unpin}
 """
 )
@@ -84,7 +97,8 @@ return {'ok', seq, unpin}
 # KEYS: log, channel, record, idx_day, idx_session (or ""), idx_all, pinned
 # ARGV: payload ({"id"}), maxlen, id, expected version (the index keys were computed from that version)
 _DELETE = (
-    _LEX_MEMBER
+    LOG_LUA
+    + _LEX_MEMBER
     + """
 local found = redis.call('HMGET', KEYS[3], 'seq', 'v')
 local cur = found[1]
@@ -96,33 +110,39 @@ if KEYS[5] ~= '' then redis.call('ZREM', KEYS[5], m) end
 redis.call('ZREM', KEYS[6], m)
 if redis.call('GET', KEYS[7]) == ARGV[3] then redis.call('DEL', KEYS[7]) end
 redis.call('DEL', KEYS[3])
-local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 't', 'delete', 'd', ARGV[1])
-redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'delete' .. '\\n' .. ARGV[1])
+local seq = log_add(KEYS[1], ARGV[2], 'delete', ARGV[1])
+announce(KEYS[2], seq, 'delete', ARGV[1])
 return {'ok', seq}
 """
 )
 
 # KEYS: log, channel, hash (or ""); ARGV: type, payload, maxlen, hash field
 # Appends a plain entry (session, reflections), optionally storing its record in a hash, and publishes it.
-_APPEND = """
+_APPEND = (
+    LOG_LUA
+    + """
 local created = 0
 if KEYS[3] ~= '' then created = redis.call('HSET', KEYS[3], ARGV[4], ARGV[2]) end
-local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 't', ARGV[1], 'd', ARGV[2])
-redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[2])
+local seq = log_add(KEYS[1], ARGV[3], ARGV[1], ARGV[2])
+announce(KEYS[2], seq, ARGV[1], ARGV[2])
 return {'ok', seq, created}
 """
+)
 
 # KEYS: log, channel, sessions hash, session index; ARGV: session id, payload, maxlen
 # Deletes a session that no live update refers to and publishes a ``session`` entry saying so.
-_DELETE_SESSION = """
+_DELETE_SESSION = (
+    LOG_LUA
+    + """
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return {'gone'} end
 local used = redis.call('ZCARD', KEYS[4])
 if used > 0 then return {'used', used} end
 redis.call('HDEL', KEYS[3], ARGV[1])
-local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 't', 'session', 'd', ARGV[2])
-redis.call('PUBLISH', KEYS[2], seq .. '\\n' .. 'session' .. '\\n' .. ARGV[2])
+local seq = log_add(KEYS[1], ARGV[3], 'session', ARGV[2])
+announce(KEYS[2], seq, 'session', ARGV[2])
 return {'ok', seq}
 """
+)
 
 # KEYS: events; ARGV: event id, record. One write, so that run_write can wait for its fsync.
 _CREATE_EVENT = "return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])"
@@ -720,7 +740,7 @@ class RedisStore:
         return {p: int(raw[p.encode()]) for p, flag in zip(processes, alive, strict=True) if flag is not None}
 
 
-__all__ = ["Created", "Durability", "RedisStore"]
+__all__ = ["LOG_LUA", "Created", "Durability", "RedisStore"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from server import codec
 from server.errors import Conflict, NotFound
-from server.redis_store import RedisStore, guard
+from server.redis_store import LOG_LUA, RedisStore, guard
 from server.store import Entry
 
 # A post is one hash. Working copy: title, markdown, html, jsonld, sources, authors, version, edited
@@ -48,15 +48,18 @@ return {'ok', redis.call('HINCRBY', KEYS[1], 'version', 1)}
 
 # KEYS: post, log, channel; ARGV: published_at, msgpack summary, maxlen. The snapshot and its broadcast are
 # one step, so a published post is always announced on the live feed.
-_PUBLISH = """
+_PUBLISH = (
+    LOG_LUA
+    + """
 if not redis.call('HGET', KEYS[1], 'markdown') then return {'gone'} end
 local v = redis.call('HMGET', KEYS[1], 'title', 'html', 'jsonld')
 redis.call('HSET', KEYS[1], 'pub_title', v[1], 'pub_html', v[2], 'pub_jsonld', v[3], 'published_at', ARGV[1],
            'status', 'published')
-local seq = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 't', 'reflections', 'd', ARGV[2])
-redis.call('PUBLISH', KEYS[3], seq .. '\\n' .. 'reflections' .. '\\n' .. ARGV[2])
+local seq = log_add(KEYS[2], ARGV[3], 'reflections', ARGV[2])
+announce(KEYS[3], seq, 'reflections', ARGV[2])
 return {'ok', seq}
 """
+)
 
 # KEYS: post; ARGV: job id. Clears a queued compile that ended without saving (failed for good).
 _ABANDON = """
