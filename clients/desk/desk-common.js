@@ -4,35 +4,12 @@
 
 const TOKEN_KEY = "plenary.desk.token";
 
-export const $ = (id) => document.getElementById(id);
+export { announcer, el } from "./reader.js";
 
-/** Build an element: props "class", "text", "hidden", "on<event>" (listeners), else attributes. */
-export function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(props)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else if (name === "text") node.textContent = value;
-    else if (name === "hidden") node.hidden = Boolean(value);
-    else if (name.startsWith("on") && typeof value === "function") node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined && c !== false));
-  return node;
-}
+export const $ = (id) => document.getElementById(id);
 
 export function readConfig() {
   return JSON.parse($("desk-config").textContent);
-}
-
-/** Polite announcements for screen readers. */
-export function announcer(node) {
-  let timer = null;
-  return (message) => {
-    clearTimeout(timer);
-    node.textContent = "";
-    timer = setTimeout(() => { node.textContent = message; }, 50);
-  };
 }
 
 /** A random key for Idempotency-Key (getRandomValues works outside secure contexts too). */

@@ -246,7 +246,6 @@ function showConflict(fresh) {
   showLines($("conflict-theirs"), fresh.markdown ?? "", markdownEl.value);
   $("conflict-theirs-title").textContent = `Their version (version ${fresh.version})`;
   $("keep-mine").textContent = `Keep mine (save over version ${fresh.version})`;
-  $("conflict").hidden = false;
   $("conflict-title").setAttribute("tabindex", "-1");
   $("conflict-title").focus();
   announce("Someone else saved this post meanwhile. Compare the versions.");

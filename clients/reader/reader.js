@@ -175,12 +175,17 @@ export function headline(update) {
 
 // --- one update as an <article>, the same structure pages.render_update writes ---
 
-function el(tag, props = {}, ...children) {
+/** Build an element: props "class", "text", "hidden", "on<event>" (listeners), else attributes (a null,
+ * undefined or false value sets nothing; true sets an empty attribute). The desks use it too. */
+export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(props)) {
+    if (value === null || value === undefined || value === false) continue;
     if (name === "class") node.className = value;
     else if (name === "text") node.textContent = value;
-    else node.setAttribute(name, value);
+    else if (name === "hidden") node.hidden = Boolean(value);
+    else if (name.startsWith("on") && typeof value === "function") node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
   }
   node.append(...children.filter((c) => c !== null && c !== undefined && c !== false));
   return node;
@@ -358,7 +363,8 @@ export class LiveFeed {
 
 // --- the reader page ---
 
-function announcer(node) {
+/** Polite announcements for screen readers (the desks use it too). */
+export function announcer(node) {
   let timer = null;
   return (message) => {
     clearTimeout(timer);
@@ -445,7 +451,8 @@ export function startReader(config) {
     if (!pending.size) return;
     const updates = [...pending.values()];
     pending.clear();
-    for (const update of updates) insertNew(update, { hold: false });
+    for (const update of updates) insertNew(update, { hold: false, refresh: false });
+    refreshSideLists();
     showPendingButton();
     if (scroll) {
       feedEl.scrollIntoView({ block: "start", behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
@@ -453,7 +460,7 @@ export function startReader(config) {
     }
   }
 
-  function insertNew(update, { hold = true } = {}) {
+  function insertNew(update, { hold = true, refresh = true } = {}) {
     const article = build(update);
     if (update.pinned) { pin(article); refreshSideLists(); announce(`Pinned: ${headline(update)}`); return; }
     if (hold && scrolledDown()) {
@@ -464,7 +471,7 @@ export function startReader(config) {
     }
     article.classList.add("is-new");
     feedEl.prepend(article);
-    refreshSideLists();
+    if (refresh) refreshSideLists();
     if (hold) announce(`New update: ${headline(update)}`);
   }
 
