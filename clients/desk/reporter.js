@@ -443,6 +443,15 @@ async function loadList() {
   return result.body.position; // the log position read before the list: the feed resumes from there
 }
 
+/** loadList, retried with backoff (up to 30 s between tries) at most ``tries`` times; the log position or null. */
+async function loadListRetrying(tries) {
+  for (let attempt = 0; attempt < tries; attempt += 1) {
+    try { return (await loadList()) ?? null; } catch { /* retried below */ }
+    if (attempt + 1 < tries) await new Promise((r) => { setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)); });
+  }
+  return null;
+}
+
 const STATUS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
 
 async function start(who) {
@@ -453,13 +462,10 @@ async function start(who) {
   renderPreview();
   renderOutbox();
   outbox.flush();
-  let after = null;
-  for (let attempt = 0; attempt < 5; attempt += 1) {
-    try { after = await loadList(); break; } catch { await new Promise((r) => { setTimeout(r, 500 * 2 ** attempt); }); }
-  }
+  const after = await loadListRetrying(5);
   const feed = new LiveFeed({
     event: config.event,
-    after: after || null,
+    after,
     onMessage: apply,
     onStatus: (state) => {
       const status = $("status");
@@ -467,7 +473,7 @@ async function start(who) {
       status.dataset.state = state;
       status.textContent = STATUS[state] ?? state;
     },
-    onResync: () => { loadList().then((seq) => { feed.after = seq || null; }).catch(() => {}); },
+    onResync: () => loadListRetrying(Infinity), // LiveFeed holds live messages until it is done
   });
   feed.start();
   window.addEventListener("online", () => feed.nudge());

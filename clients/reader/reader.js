@@ -258,6 +258,7 @@ export class LiveFeed {
     this.timer = null;
     this.stopped = false;
     this.transport = null;
+    this.held = null; // messages that came during a resync's reload
   }
 
   query() {
@@ -309,10 +310,24 @@ export class LiveFeed {
     this.timer = setTimeout(() => this.connect(), Math.random() * ceiling);
   }
 
+  /**
+   * A resync means our position is gone: onResync reloads the list and returns (or resolves to) the log
+   * position read before it. Messages that arrive meanwhile are held and handed on after the reload, so the
+   * reload cannot wipe them; the feed resumes from the newest of them, else from that position.
+   */
   receive(message) {
-    if (message.type === "resync") { this.onResync(); return; }
+    if (message.type === "resync") {
+      this.after = null;
+      const held = [];
+      this.held = held;
+      Promise.resolve(this.onResync())
+        .then((position) => { if (!this.after) this.after = position ?? null; })
+        .catch((err) => console.warn("plenary: reload after resync failed", err))
+        .finally(() => { if (this.held === held) this.held = null; held.forEach((m) => this.onMessage(m)); });
+      return;
+    }
     if (message.seq) this.after = message.seq;
-    this.onMessage(message);
+    if (this.held) this.held.push(message); else this.onMessage(message);
   }
 
   opened(transport) {
@@ -383,8 +398,6 @@ export function startReader(config) {
   const announce = announcer($("announcer"));
   const ctx = { clock: clock(config.timezone), multiDay: config.multiDay, sessions: { ...config.sessions } };
   const pending = new Map(); // id -> update held behind the "N new updates" button
-  let resyncing = null;
-  let queued = [];
 
   document.documentElement.classList.add("js");
   const box = $("key-events-box");
@@ -528,7 +541,7 @@ export function startReader(config) {
   }
 
   async function reload() {
-    // The feed said our position is too old: reload the latest list, then apply what arrived meanwhile.
+    // The feed said our position is too old: reload the latest list (LiveFeed holds what arrives meanwhile).
     const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
     if (config.session) params.set("session", config.session);
     for (let attempt = 0; ; attempt += 1) {
@@ -542,10 +555,9 @@ export function startReader(config) {
         const pinned = updates.find((u) => u.pinned);
         feedEl.replaceChildren(...updates.filter((u) => !u.pinned && u.id !== keepPinned?.dataset.id).reverse().map(build));
         if (pinned) pin(build(pinned));
-        // resume from the log position read before the list (the list may be empty, or filtered to a session)
-        if (!feed.after) feed.after = position ?? updates.at(-1)?.seq ?? null;
         refreshSideLists();
-        return;
+        // resume from the log position read before the list (the list may be empty, or filtered to a session)
+        return position ?? updates.at(-1)?.seq ?? null;
       } catch (err) {
         console.warn("plenary: reload failed", err);
         await new Promise((r) => { setTimeout(r, Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt)); });
@@ -565,16 +577,8 @@ export function startReader(config) {
       statusEl.dataset.state = state;
       statusEl.textContent = status[state] ?? state;
     },
-    onMessage: (message) => { if (resyncing) queued.push(message); else apply(message); },
-    onResync: () => {
-      feed.after = null;
-      resyncing = reload().finally(() => {
-        const backlog = queued;
-        resyncing = null;
-        queued = [];
-        backlog.forEach(apply);
-      });
-    },
+    onMessage: apply,
+    onResync: reload,
   });
 
   newButton.addEventListener("click", () => flushPending({ scroll: true }));
