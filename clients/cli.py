@@ -299,8 +299,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         except ValidationError as exc:
             error = exc.errors(include_url=False)[0]
             raise UsageError(f"{'.'.join(map(str, error['loc']))}: {error['msg']}") from exc
-        store = await RedisStore.open(url, prefix=settings.redis_prefix, timeout=settings.redis_timeout,
-                                      waitaof_timeout_ms=settings.waitaof_timeout_ms)  # fmt: skip
+        store = await RedisStore.from_settings(settings, url)
         try:
             await store.check_durability()
             token = new_token()
@@ -330,7 +329,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     async def via_store(url: str, settings: Settings) -> None:
         from server.redis_store import RedisStore
 
-        store = await RedisStore.open(url, prefix=settings.redis_prefix, timeout=settings.redis_timeout)
+        store = await RedisStore.from_settings(settings, url)
         try:
             await store.check_durability()
             if not await store.revoke_token(args.name):

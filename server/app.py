@@ -33,14 +33,7 @@ class UnsafeStore(RuntimeError):
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open the store, check that acknowledged writes are durable, close it at the end."""
     settings = app[SETTINGS]
-    store = await RedisStore.open(
-        settings.redis_url,
-        prefix=settings.redis_prefix,
-        timeout=settings.redis_timeout,
-        waitaof_timeout_ms=settings.waitaof_timeout_ms,
-        log_max_entries=settings.log_max_entries,
-        idempotency_seconds=settings.idempotency_hours * 3600,
-    )
+    store = await RedisStore.from_settings(settings)
     app[STORE] = store
     app[REFLECTIONS] = Reflections(store)
     try:

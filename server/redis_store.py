@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from config.settings import Settings
 from server import codec
 from server.errors import Conflict, Invalid, NotFound, SeqExpired, StoreUnavailable
 from server.models import Event, Session, TokenInfo
@@ -252,6 +253,19 @@ class RedisStore:
         self._create_event = client.register_script(_CREATE_EVENT)
         self._create_token = client.register_script(_CREATE_TOKEN)
         self._revoke_token = client.register_script(_REVOKE_TOKEN)
+
+    @classmethod
+    async def from_settings(cls, settings: Settings, url: str | None = None) -> RedisStore:
+        """Open the store the settings describe (``url`` instead of ``redis_url`` when given): the server, the
+        worker and the CLI all use every store setting the same way."""
+        return await cls.open(
+            url or settings.redis_url,
+            prefix=settings.redis_prefix,
+            timeout=settings.redis_timeout,
+            waitaof_timeout_ms=settings.waitaof_timeout_ms,
+            log_max_entries=settings.log_max_entries,
+            idempotency_seconds=settings.idempotency_hours * 3600,
+        )
 
     @classmethod
     async def open(

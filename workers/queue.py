@@ -153,8 +153,7 @@ async def auto_compile(ctx: dict[str, Any]) -> int:
 
 async def _startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
-    ctx["store"] = await RedisStore.open(settings.redis_url, prefix=settings.redis_prefix,
-                                         timeout=settings.redis_timeout)  # fmt: skip
+    ctx["store"] = await RedisStore.from_settings(settings)
     await ctx["store"].check_durability()
 
 
