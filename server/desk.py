@@ -10,26 +10,22 @@ from typing import Any
 from aiohttp import web
 
 from server.auth import require
-from server.errors import Invalid, NotFound
-from server.middleware import read_json
-from server.models import Event, Role, Session
+from server.errors import NotFound
+from server.middleware import read_body
+from server.models import Event, ReflectionsPreview, Role, Session
 from server.pages import asset_url, json_script, load_event, not_found_page, page_response, path_day, template
 from server.params import SLUG
 from server.reflections_store import post_path
-from server.render import render_markdown
+from server.render import BLOCK_ATTRIBUTES, BLOCK_TAGS, render_markdown
 
 __all__ = ["html_tree", "routes"]
 
 routes = web.RouteTableDef()
 
-#: The editor's preview is limited to what render_markdown can produce; anything else is dropped.
-_TAGS = frozenset(
-    {"a", "blockquote", "br", "code", "del", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6",
-     "hr", "img", "li", "ol", "p", "pre", "s", "strong", "ul"}
-)  # fmt: skip
-_ATTRS = frozenset({"href", "src", "alt", "title", "rel", "data-updates", "data-block"})
+#: The editor's preview is limited to what render_markdown can produce (plus the rel nh3 adds to links).
+_TAGS = BLOCK_TAGS
+_ATTRS = frozenset({"rel"}.union(*BLOCK_ATTRIBUTES.values()))
 _VOID = frozenset({"br", "hr", "img"})
-MAX_PREVIEW_CHARS = 60_000
 
 Node = str | dict[str, Any]
 
@@ -168,8 +164,6 @@ async def preview(request: web.Request) -> web.Response:
     if not SLUG.fullmatch(event_id):
         raise NotFound("no such event")
     await require(request, Role.EDITOR, event_id)
-    body = await read_json(request)
-    markdown = body.get("markdown") if isinstance(body, dict) else None
-    if not isinstance(markdown, str) or len(markdown) > MAX_PREVIEW_CHARS:
-        raise Invalid(f"markdown: a string of at most {MAX_PREVIEW_CHARS} characters", field="markdown")
-    return web.json_response({"nodes": html_tree(render_markdown(markdown))}, headers={"Cache-Control": "no-store"})
+    body = await read_body(request, ReflectionsPreview)
+    nodes = html_tree(render_markdown(body.markdown))
+    return web.json_response({"nodes": nodes}, headers={"Cache-Control": "no-store"})

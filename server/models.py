@@ -302,10 +302,17 @@ class ReflectionsCompile(Body):
     replace: bool = False
 
 
+MARKDOWN_MAX = 60_000  # characters of a reflections post's Markdown
+
+
 class ReflectionsEdit(Body):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)] | None = None
-    markdown: Annotated[str, StringConstraints(min_length=1, max_length=60_000)]
+    markdown: Annotated[str, StringConstraints(min_length=1, max_length=MARKDOWN_MAX)]
     version: int = Field(ge=0)
+
+
+class ReflectionsPreview(Body):
+    markdown: Annotated[str, StringConstraints(max_length=MARKDOWN_MAX)]
 
 
 class ReflectionsJob(Record):

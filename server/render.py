@@ -9,7 +9,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markdown_it.utils import EnvType
 
-__all__ = ["MARKER_RE", "parse_marker", "render_inline", "render_markdown"]
+__all__ = ["BLOCK_ATTRIBUTES", "BLOCK_TAGS", "MARKER_RE", "parse_marker", "render_inline", "render_markdown"]
 
 #: A traceability marker line: ``<!-- p3 updates: id1,id2 -->`` (the block id is optional).
 MARKER_RE = re.compile(r"^<!--\s*(?:(?P<block>[A-Za-z][A-Za-z0-9_-]*)\s+)?updates:\s*(?P<ids>[^<>]*?)\s*-->\s*$")
@@ -51,17 +51,20 @@ _INLINE_CLEANER = nh3.Cleaner(
 )
 
 _TRACED_ATTRS = {"data-updates", "data-block"}
+#: What a post's HTML may hold (the editor desk's preview tree keeps the same, see server/desk.py).
+BLOCK_TAGS = frozenset({
+    "p", "h1", "h2", "h3", "h4", "blockquote", "figure", "figcaption", "img", "ul", "ol", "li",
+    "a", "em", "strong", "code", "pre", "br", "hr", "s",
+})  # fmt: skip
+BLOCK_ATTRIBUTES: dict[str, set[str]] = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "ol": {"start"},
+    **{tag: _TRACED_ATTRS for tag in _TRACED_TAGS},
+}
 _BLOCK_CLEANER = nh3.Cleaner(
-    tags={
-        "p", "h1", "h2", "h3", "h4", "blockquote", "figure", "figcaption", "img", "ul", "ol", "li",
-        "a", "em", "strong", "code", "pre", "br", "hr", "s",
-    },
-    attributes={
-        "a": {"href", "title"},
-        "img": {"src", "alt", "title"},
-        "ol": {"start"},
-        **{tag: _TRACED_ATTRS for tag in _TRACED_TAGS},
-    },
+    tags=set(BLOCK_TAGS),
+    attributes=BLOCK_ATTRIBUTES,
     attribute_filter=_keep_attribute,
     url_schemes={"http", "https", "mailto"},
     url_relative="deny",
