@@ -1,4 +1,4 @@
-"""Cheap bench readers: hand-made WebSocket/SSE upgrades on asyncio Protocols, run in generator processes."""
+"""Cheap bench readers: hand-made WebSocket/SSE upgrades on raw sockets, read by generator processes."""
 
 from __future__ import annotations
 
@@ -6,19 +6,27 @@ import asyncio
 import contextlib
 import os
 import resource
+import select
 import socket
 import struct
 import time
 from array import array
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from clients.bench_stats import MARK, SEQ, Check, Histogram, SeqChecker, arrival_latencies
 
 MSGPACK_PROTOCOL: Final = "plenary.msgpack"
 _LINGER_RST: Final = struct.pack("ii", 1, 0)  # close with RST: no TIME_WAIT left on the loopback ports
 _MP_SEQ: Final = b"\xa3seq"
+# The kernel's receive time of each read (recvmsg ancillary data). Linux's value on x86-64, arm64 and the other
+# asm-generic ABIs; the socket module does not export it.
+SO_TIMESTAMPNS: Final = 35
+_TIMESPEC: Final = struct.Struct("@qq")  # struct timespec on 64-bit Linux
+_ANCILLARY: Final = socket.CMSG_SPACE(_TIMESPEC.size)
+_READ_SIZE: Final = 1 << 18
+_EVENTS: Final = 4096  # sockets read per turn of the loop, at most
 
 
 def raise_nofile(want: int = 1 << 20) -> int:
@@ -47,13 +55,14 @@ def pong_frame(payload: bytes) -> bytes:
     return struct.pack("!BB", 0x8A, 0x80 | len(payload)) + b"\0\0\0\0" + payload
 
 
-class FeedReader(asyncio.Protocol):
+class FeedReader:
     """One feed connection that counts frames and bytes without decoding them.
 
     WebSocket: frame headers are parsed to count data frames (payloads skipped unless ``track``), pings are
     answered, a close frame's code is kept. SSE: events are counted by their ``data:`` line. The arrival time
     of every data frame is kept (``arrivals``: the bench turns them into every reader's latency). With
-    ``track``, each message's post number and seq feed a SeqChecker (used by the resume storm).
+    ``track``, each message's post number and seq feed a SeqChecker (used by the resume storm). The generator
+    reads the socket itself (``RawTransport``) and hands over each read with its kernel receive time.
     """
 
     def __init__(self, stats: Stats, feed: str, request: bytes, *, track: bool) -> None:
@@ -62,7 +71,7 @@ class FeedReader(asyncio.Protocol):
         self.request = request
         self.track = track
         self.checker: SeqChecker | None = SeqChecker() if track else None
-        self.transport: asyncio.Transport | None = None
+        self.transport: RawTransport | None = None
         self.upgraded = False
         self.opened: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.closed = False
@@ -72,15 +81,12 @@ class FeedReader(asyncio.Protocol):
         self._need = 0  # bytes _buf must hold before parsing goes on
         self._skip = 0  # payload bytes of the current frame still to skip
         self._tail = b""  # SSE: the end of the last chunk, so a marker split in two is still found
-        self.arrivals = array("q")  # time.time_ns() at which each data frame arrived
+        self._at = 0  # the receive time of the read being parsed
+        self.arrivals = array("q")  # when each data frame reached the reader's socket, in time.time_ns() terms
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
-        sock = self.transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
-        self.transport.write(self.request)
+    def connection_made(self, transport: RawTransport) -> None:
+        self.transport = transport
+        transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -90,7 +96,9 @@ class FeedReader(asyncio.Protocol):
         if not self.opened.done():
             self.opened.set_result(False)
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes, at: int = 0) -> None:
+        """Parse one read; ``at``: when it reached the socket (0: now)."""
+        self._at = at or time.time_ns()
         self.stats.bytes += len(data)
         if not self.upgraded:
             data = self._head + data
@@ -122,7 +130,7 @@ class FeedReader(asyncio.Protocol):
         n = joined.count(b"\ndata: ")
         self.stats.frames += n
         if n:
-            self.arrivals.extend([time.time_ns()] * n)
+            self.arrivals.extend([self._at] * n)
         if self.checker is not None and n:
             for match in MARK.finditer(joined):  # the message's seq comes before its text
                 seq = SEQ.match(joined, max(0, joined.rfind(b'"seq"', 0, match.start())))
@@ -186,7 +194,7 @@ class FeedReader(asyncio.Protocol):
                 self.stats.codes[self.close_code] = self.stats.codes.get(self.close_code, 0) + 1
         self.stats.frames += frames
         if frames:
-            self.arrivals.extend([time.time_ns()] * frames)
+            self.arrivals.extend([self._at] * frames)
 
     def _message(self, payload: bytes) -> None:
         if self.checker is None:
@@ -212,6 +220,26 @@ class FeedReader(asyncio.Protocol):
             self.transport.abort()
 
 
+class RawTransport:
+    """What a FeedReader needs of its connection, on a non-blocking socket that its Generator reads."""
+
+    def __init__(self, generator: Generator, sock: socket.socket) -> None:
+        self.generator = generator
+        self.sock = sock
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        """Send a request or a pong: a few hundred bytes, which a socket's empty send buffer always takes."""
+        with contextlib.suppress(OSError):
+            self.sock.send(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def abort(self) -> None:
+        self.generator.drop(self.sock.fileno())
+
+
 @dataclass
 class Stats:
     """Counters shared by every reader of one generator process."""
@@ -230,25 +258,44 @@ class Generator:
         self.index = index
         self.stats = Stats()
         self.readers: list[FeedReader] = []
+        self.sockets: dict[int, tuple[socket.socket, FeedReader]] = {}
+        self.poller = select.epoll()
+        self._view = memoryview(bytearray(_READ_SIZE))  # one read buffer: a fresh 256 KiB per read costs an mmap
+        self._buffer = [self._view]
         self.host = "127.0.0.1"
         self.port = 0
         self.feed = "json"
         self.path = ""
 
-    async def _open(self, path: str, source: str, track: bool, checker: SeqChecker | None = None) -> FeedReader | None:
+    async def _socket(self, source: str) -> socket.socket | None:
+        """A connected non-blocking socket from ``source``, closing with RST (no TIME_WAIT left on loopback
+        ports), with kernel receive times switched on."""
         loop = asyncio.get_running_loop()
-        request = upgrade_request(self.feed, self.host, self.port, path)
-        reader = FeedReader(self.stats, self.feed, request, track=track)
+        for attempt in range(5):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                sock.bind((source, 0))
+                await loop.sock_connect(sock, (self.host, self.port))
+                return sock
+            except OSError:
+                sock.close()
+                await asyncio.sleep(0.05 * (attempt + 1))
+        return None
+
+    async def _open(self, path: str, source: str, track: bool, checker: SeqChecker | None = None) -> FeedReader | None:
+        sock = await self._socket(source)
+        if sock is None:
+            return None
+        reader = FeedReader(self.stats, self.feed, upgrade_request(self.feed, self.host, self.port, path), track=track)
         if checker is not None:
             reader.checker = checker
-        for attempt in range(5):
-            try:
-                await loop.create_connection(lambda: reader, self.host, self.port, local_addr=(source, 0))
-                break
-            except OSError:
-                await asyncio.sleep(0.05 * (attempt + 1))
-        else:
-            return None
+        self.sockets[sock.fileno()] = (sock, reader)
+        self.poller.register(sock.fileno(), select.EPOLLIN)
+        reader.connection_made(RawTransport(self, sock))
         try:
             async with asyncio.timeout(30):
                 ok = await reader.opened
@@ -258,6 +305,44 @@ class Generator:
             reader.close()
             return None
         return reader
+
+    def read(self) -> None:
+        """Read the sockets with data waiting (at most ``_EVENTS`` of them: the loop must get back to its
+        commands even when the readers are behind) and hand each read, with its receive time, to its reader."""
+        sockets, buffer, view = self.sockets, self._buffer, self._view
+        for fd, _ in self.poller.poll(0, _EVENTS):
+            entry = sockets.get(fd)
+            if entry is None:
+                continue
+            sock, reader = entry
+            try:
+                size, ancillary, _, _ = sock.recvmsg_into(buffer, _ANCILLARY)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                size = 0
+            if not size:
+                self.drop(fd)
+                continue
+            at = 0
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    seconds, nanoseconds = _TIMESPEC.unpack_from(value)
+                    at = seconds * 1_000_000_000 + nanoseconds
+            reader.data_received(bytes(view[:size]), at)
+
+    def drop(self, fd: int) -> None:
+        """Close a reader's socket (RST) and tell the reader."""
+        entry = self.sockets.pop(fd, None)
+        if entry is None:
+            return
+        sock, reader = entry
+        with contextlib.suppress(OSError):
+            self.poller.unregister(fd)
+        sock.close()
+        if reader.transport is not None:
+            reader.transport.closing = True
+        reader.connection_lost(None)
 
     async def connect(self, n: int, host: str, port: int, path: str, feed: str, track: bool, concurrency: int,
                       sources: int) -> dict[str, Any]:  # fmt: skip
@@ -346,20 +431,22 @@ def _source(index: int, i: int, sources: int) -> str:
     return f"127.0.{1 + n // 250}.{2 + n % 250}"
 
 
-def poll_instead_of_sleeping(nap: float = 0.001) -> None:
-    """Keep this event loop out of epoll_wait: every turn of the loop ends with a ``nap`` in the loop's own
-    step, so its sockets are polled (without blocking) once per ``nap``.
+def read_by_polling(generator: Generator, nap: float = 0.001) -> None:
+    """Read the generator's sockets once per ``nap``, from this event loop's own steps, never waiting in
+    epoll_wait for them.
 
     Why: on loopback, a send() to a process asleep in epoll_wait wakes that process from inside the sender's
     system call, on the sender's core (sock_def_readable -> try_to_wake_up: 15 % of the server's samples in
     `perf`). Readers on other machines cost the server nothing of the sort; a generator that is never asleep
     in epoll_wait costs it nothing either. It does not spin (it sleeps between polls, so the store and the
-    probes sharing its core keep their share); arrival times are late by ``nap`` at most.
+    probes sharing its core keep their share); the arrival times are the kernel's, so the nap does not delay
+    them.
     """
     loop = asyncio.get_running_loop()
 
     def turn() -> None:
         time.sleep(nap)
+        generator.read()
         loop.call_soon(turn)
 
     loop.call_soon(turn)
@@ -369,7 +456,9 @@ async def _serve_commands(conn: Connection, index: int, poll: bool) -> None:
     generator = Generator(index)
     loop = asyncio.get_running_loop()
     if poll:
-        poll_instead_of_sleeping()
+        read_by_polling(generator)
+    else:
+        loop.add_reader(generator.poller.fileno(), generator.read)
     while True:
         command: dict[str, Any] = await loop.run_in_executor(None, conn.recv)
         op = command.pop("op")

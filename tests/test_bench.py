@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import socket
+import time
 from typing import Any, cast
 
 from aiohttp.test_utils import TestClient
 
 from clients.bench import Options, Target, run_scenarios
-from clients.bench_readers import FeedReader, Stats, pong_frame
+from clients.bench_readers import FeedReader, Generator, RawTransport, Stats, pong_frame
 from clients.bench_stats import Histogram, Latency, SeqChecker, arrival_latencies, mark_text, percentile, table
 from server.hub import ws_close_frame, ws_frame
 from server.keys import STORE
@@ -99,7 +101,7 @@ async def test_frame_counting_survives_any_split() -> None:
             stats = Stats()
             reader = FeedReader(stats, "json", b"", track=track)
             transport = _Transport()
-            reader.transport = cast(asyncio.Transport, transport)
+            reader.transport = cast(RawTransport, transport)
             for i in range(0, len(stream), size):
                 reader.data_received(stream[i : i + size])
             assert (stats.frames, stats.bytes, stats.open) == (3, len(stream), 1), (track, size)
@@ -120,16 +122,43 @@ async def test_sse_event_counting_survives_any_split() -> None:
     for size in range(1, 40):
         stats = Stats()
         reader = FeedReader(stats, "sse", b"", track=False)
-        reader.transport = cast(asyncio.Transport, _Transport())
+        reader.transport = cast(RawTransport, _Transport())
         for i in range(0, len(stream), size):
             reader.data_received(stream[i : i + size])
         assert (stats.frames, len(reader.arrivals), stats.open) == (3, 3, 1), size
     tracked = FeedReader(Stats(), "sse", b"", track=True)
-    tracked.transport = cast(asyncio.Transport, _Transport())
+    tracked.transport = cast(RawTransport, _Transport())
     tracked.data_received(stream)
     assert tracked.checker is not None and tracked.checker.last_seq == "5-2"
     found = tracked.checker.check([0, 1, 2])
     assert (found.lost, found.duplicated, found.disordered) == (0, 0, 0)
+
+
+async def test_arrival_is_when_a_frame_reached_the_socket_not_when_the_generator_read_it() -> None:
+    """A generator behind on its reading still times frames by the kernel's receive time."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    generator = Generator(0)
+    generator.host, generator.port = "127.0.0.1", listener.getsockname()[1]
+    opening = asyncio.create_task(generator._open("/feed", "127.0.0.1", track=False))
+    server, _ = await asyncio.get_running_loop().sock_accept(listener)
+    server.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
+    for _ in range(100):
+        generator.read()
+        if opening.done():
+            break
+        await asyncio.sleep(0.01)
+    reader = await opening
+    assert reader is not None
+    sent = time.time_ns()
+    server.sendall(ws_frame(0x1, b'{"type": "update"}'))
+    await asyncio.sleep(0.3)  # the generator is busy elsewhere
+    generator.read()
+    [arrived] = reader.arrivals
+    assert sent <= arrived < sent + 100_000_000 and time.time_ns() - arrived >= 300_000_000
+    generator.close()
+    server.close()
+    listener.close()
 
 
 def _options(**changes: Any) -> Options:
