@@ -40,6 +40,7 @@ class Settings(BaseModel):
     reader_buffer_bytes: int = Field(1048576, ge=1024)
     resume_cache_messages: int = Field(1000, ge=0)
     dispatch_chunk_writes: int = Field(256, ge=1)
+    freeze_heap: bool = True
     ws_max_message_bytes: int = Field(4096, ge=128)
     max_connections_per_address: int = Field(20000, ge=1)
     reader_count_seconds: float = Field(5.0, gt=0)

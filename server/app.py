@@ -11,6 +11,7 @@ from aiohttp import web
 from config.settings import Settings
 from server import desk, pages, readers, sse, ws
 from server.api import Operation, events, reflections, service, tokens, updates
+from server.heap import heap_ctx
 from server.hub import hub_ctx, hub_shutdown
 from server.jobs import queue_ctx, worker_ctx
 from server.keys import REFLECTIONS, SETTINGS, STORE
@@ -66,7 +67,7 @@ def create_app(settings: Settings) -> web.Application:
     app[OPERATIONS] = operations
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.extend([queue_ctx, worker_ctx])
-    app.cleanup_ctx.extend([hub_ctx, readers.readers_ctx])  # live feeds: after the store, closed before it
+    app.cleanup_ctx.extend([hub_ctx, heap_ctx, readers.readers_ctx])  # live feeds: after the store, closed before it
     app.on_shutdown.append(hub_shutdown)
     for feed in FEEDS:
         app.add_routes(feed.table())

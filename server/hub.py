@@ -347,6 +347,7 @@ class Hub:
         self._run_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self.reconnects = 0
+        self.departures = 0  # readers who left, ever (server.heap decides from it when to collect everything)
         self.process_id = ""  # set by readers_ctx
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -573,6 +574,7 @@ class Hub:
                 group.discard(reader)
                 if not group:
                     del channel.groups[(reader.fmt, reader.session)]
+        self.departures += not reader.left
         reader.left = True
         if reader._done is not None:
             reader._done.set()

@@ -45,7 +45,7 @@ def prefix() -> str:
 @pytest.fixture
 def settings(store_url: str, prefix: str, tmp_path: Path) -> Settings:
     return Settings(redis_url=store_url, redis_prefix=prefix, admin_token=ADMIN_TOKEN, data_dir=tmp_path,
-                    run_worker=False, keepalive_seconds=5.0)  # fmt: skip
+                    run_worker=False, keepalive_seconds=5.0, freeze_heap=False)  # fmt: skip
 
 
 @pytest.fixture

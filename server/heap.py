@@ -1,0 +1,87 @@
+"""Keep the garbage collector's full passes from stopping delivery while thousands of readers are connected.
+
+CPython's automatic full collection scans every tracked object with the event loop stopped: with 10,000
+readers (~70 objects each in aiohttp and the hub) that is 0.3-0.4 s, and while readers keep joining it comes
+again each time a quarter more objects have survived (measured: nine passes of 15-370 ms while 10,000 readers
+connected, one of them inside the latency window). Nearly everything those passes look at is live.
+
+So after each full pass the survivors are frozen (``gc.freeze``): later automatic passes skip them and look
+only at what is new, a few milliseconds. What was frozen and later became cyclic garbage, chiefly the
+connection objects of readers who left, is reclaimed by a pass over everything, which this module runs when
+enough readers have left since the last one (a quarter of those then connected, at least ``min_departures``)
+or once every ``full_every`` seconds if any left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from server.keys import HUB, SETTINGS
+
+logger = logging.getLogger(__name__)
+
+
+def _full_passes() -> int:
+    return int(gc.get_stats()[2]["collections"])
+
+
+class HeapKeeper:
+    """Freezes what survives each full collection; collects everything when readers' leaving calls for it."""
+
+    def __init__(self, *, min_departures: int = 1000, full_every: float = 3600.0) -> None:
+        self.min_departures = min_departures
+        self.full_every = full_every
+        self._passes = _full_passes()
+        self._departures = 0  # departures counted at the last pass over everything
+        self._readers = 0  # readers connected then
+        self._at = time.monotonic()
+
+    def tick(self, readers: int, departures: int) -> None:
+        """Call about once a second with the readers connected now and the count of readers who ever left."""
+        left = departures - self._departures
+        due = time.monotonic() - self._at >= self.full_every
+        if left >= max(self.min_departures, self._readers // 4) or (left and due):
+            self.collect_everything(readers, departures)
+        elif _full_passes() != self._passes:
+            gc.collect(1)  # what is young and already garbage should not be frozen
+            gc.freeze()
+            self._passes = _full_passes()
+
+    def collect_everything(self, readers: int, departures: int) -> None:
+        """Unfreeze, collect every generation, freeze the survivors again."""
+        started = time.perf_counter()
+        gc.unfreeze()
+        found = gc.collect()
+        gc.freeze()
+        logger.info("full garbage collection: %d objects freed in %.0f ms, %d kept (%d readers have left since "
+                    "the last one)", found, 1000 * (time.perf_counter() - started), gc.get_freeze_count(),
+                    departures - self._departures)  # fmt: skip
+        self._passes = _full_passes()
+        self._departures, self._readers, self._at = departures, readers, time.monotonic()
+
+
+async def _keep(keeper: HeapKeeper, sample: Callable[[], tuple[int, int]]) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        keeper.tick(*sample())
+
+
+async def heap_ctx(app: web.Application) -> AsyncIterator[None]:
+    """With ``freeze_heap``: run a HeapKeeper on this process's hub (after the hub starts)."""
+    if not app[SETTINGS].freeze_heap:
+        yield
+        return
+    hub = app[HUB]
+    task = asyncio.create_task(_keep(HeapKeeper(), lambda: (sum(hub.counts().values()), hub.departures)))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    gc.unfreeze()

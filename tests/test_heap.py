@@ -1,0 +1,66 @@
+"""The heap keeper: survivors of a full collection are frozen; frozen garbage is reclaimed once readers leave."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from server.heap import HeapKeeper
+
+
+class _Node:
+    """Part of a reference cycle: only the collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture(autouse=True)
+def unfrozen() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def _frozen_cycle(keeper: HeapKeeper) -> weakref.ref[_Node]:
+    """A live cycle that survives a full collection and is frozen by the keeper's next tick, then dropped."""
+    node = _Node()
+    gc.collect()
+    keeper.tick(readers=100, departures=0)
+    assert gc.get_freeze_count() > 0
+    ref = weakref.ref(node)
+    del node
+    return ref
+
+
+def test_survivors_of_a_full_collection_are_frozen_so_automatic_passes_skip_them() -> None:
+    keeper = HeapKeeper(min_departures=10)
+    keeper.tick(readers=0, departures=0)
+    assert gc.get_freeze_count() == 0  # no full pass since the keeper started: nothing frozen
+    ref = _frozen_cycle(keeper)
+    gc.collect(2)  # a full automatic pass skips frozen objects: the dropped cycle stays
+    assert ref() is not None
+
+
+def test_enough_departures_collect_everything_and_free_frozen_garbage() -> None:
+    keeper = HeapKeeper(min_departures=10)
+    ref = _frozen_cycle(keeper)
+    keeper.tick(readers=100, departures=9)  # fewer than min_departures left
+    assert ref() is not None
+    keeper.tick(readers=100, departures=10)
+    assert ref() is None
+    assert gc.get_freeze_count() > 0  # what survived is frozen again
+
+
+def test_a_quarter_of_the_readers_must_leave_and_an_hour_with_any_leaving_will_do() -> None:
+    keeper = HeapKeeper(min_departures=10, full_every=3600.0)
+    keeper.collect_everything(readers=400, departures=0)
+    ref = _frozen_cycle(keeper)
+    keeper.tick(readers=400, departures=99)  # a quarter of 400 is 100
+    assert ref() is not None
+    keeper.full_every = 0.0
+    keeper.tick(readers=400, departures=99)
+    assert ref() is None
