@@ -8,8 +8,10 @@ connected, one of them inside the latency window). Nearly everything those passe
 So after each full pass the survivors are frozen (``gc.freeze``): later automatic passes skip them and look
 only at what is new, a few milliseconds. What was frozen and later became cyclic garbage, chiefly the
 connection objects of readers who left, is reclaimed by a pass over everything, which this module runs when
-enough readers have left since the last one (a quarter of those then connected, at least ``min_departures``)
-or once every ``full_every`` seconds if any left.
+as many readers have left since the last one as were connected at the most meanwhile (at least
+``min_departures``), or once every ``full_every`` seconds if any left. So that garbage stays below what the
+connected readers hold, and a storm of readers dropping and coming back costs one long pass, not one per
+quarter of them.
 """
 
 from __future__ import annotations
@@ -40,14 +42,15 @@ class HeapKeeper:
         self.full_every = full_every
         self._passes = _full_passes()
         self._departures = 0  # departures counted at the last pass over everything
-        self._readers = 0  # readers connected then
+        self._peak = 0  # the most readers connected since
         self._at = time.monotonic()
 
     def tick(self, readers: int, departures: int) -> None:
         """Call about once a second with the readers connected now and the count of readers who ever left."""
+        self._peak = max(self._peak, readers)
         left = departures - self._departures
         due = time.monotonic() - self._at >= self.full_every
-        if left >= max(self.min_departures, self._readers // 4) or (left and due):
+        if left >= max(self.min_departures, self._peak) or (left and due):
             self.collect_everything(readers, departures)
         elif _full_passes() != self._passes:
             gc.collect(1)  # what is young and already garbage should not be frozen
@@ -64,7 +67,7 @@ class HeapKeeper:
                     "the last one)", found, 1000 * (time.perf_counter() - started), gc.get_freeze_count(),
                     departures - self._departures)  # fmt: skip
         self._passes = _full_passes()
-        self._departures, self._readers, self._at = departures, readers, time.monotonic()
+        self._departures, self._peak, self._at = departures, readers, time.monotonic()
 
 
 async def _keep(keeper: HeapKeeper, sample: Callable[[], tuple[int, int]]) -> None:

@@ -47,20 +47,21 @@ def test_survivors_of_a_full_collection_are_frozen_so_automatic_passes_skip_them
 
 def test_enough_departures_collect_everything_and_free_frozen_garbage() -> None:
     keeper = HeapKeeper(min_departures=10)
-    ref = _frozen_cycle(keeper)
-    keeper.tick(readers=100, departures=9)  # fewer than min_departures left
+    ref = _frozen_cycle(keeper)  # its tick saw 100 readers
+    keeper.tick(readers=100, departures=99)  # fewer than the 100 connected have left
     assert ref() is not None
-    keeper.tick(readers=100, departures=10)
+    keeper.tick(readers=100, departures=100)
     assert ref() is None
     assert gc.get_freeze_count() > 0  # what survived is frozen again
 
 
-def test_a_quarter_of_the_readers_must_leave_and_an_hour_with_any_leaving_will_do() -> None:
+def test_as_many_readers_must_leave_as_were_connected_and_an_hour_with_any_leaving_will_do() -> None:
     keeper = HeapKeeper(min_departures=10, full_every=3600.0)
-    keeper.collect_everything(readers=400, departures=0)
-    ref = _frozen_cycle(keeper)
-    keeper.tick(readers=400, departures=99)  # a quarter of 400 is 100
+    keeper.collect_everything(readers=100, departures=0)
+    ref = _frozen_cycle(keeper)  # its tick saw 100 readers
+    keeper.tick(readers=400, departures=0)
+    keeper.tick(readers=50, departures=399)  # 400 were connected at the most: a drop to 50 is not enough
     assert ref() is not None
     keeper.full_every = 0.0
-    keeper.tick(readers=400, departures=99)
+    keeper.tick(readers=50, departures=399)
     assert ref() is None
