@@ -30,20 +30,28 @@ from server.keys import HUB, SETTINGS
 logger = logging.getLogger(__name__)
 
 
-def _full_passes() -> int:
-    return int(gc.get_stats()[2]["collections"])
-
-
 class HeapKeeper:
-    """Freezes what survives each full collection; collects everything when readers' leaving calls for it."""
+    """Freezes what survives each full collection (from a ``gc.callbacks`` hook, while ``installed``);
+    collects everything when readers' leaving calls for it."""
 
     def __init__(self, *, min_departures: int = 1000, full_every: float = 3600.0) -> None:
         self.min_departures = min_departures
         self.full_every = full_every
-        self._passes = _full_passes()
         self._departures = 0  # departures counted at the last pass over everything
         self._peak = 0  # the most readers connected since
         self._at = time.monotonic()
+
+    def install(self) -> None:
+        gc.callbacks.append(self._after_collection)
+
+    def uninstall(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._after_collection)
+        gc.unfreeze()
+
+    def _after_collection(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            gc.freeze()  # a full pass leaves the younger generations empty: exactly its survivors
 
     def tick(self, readers: int, departures: int) -> None:
         """Call about once a second with the readers connected now and the count of readers who ever left."""
@@ -52,21 +60,15 @@ class HeapKeeper:
         due = time.monotonic() - self._at >= self.full_every
         if left >= max(self.min_departures, self._peak) or (left and due):
             self.collect_everything(readers, departures)
-        elif _full_passes() != self._passes:
-            gc.collect(1)  # what is young and already garbage should not be frozen
-            gc.freeze()
-            self._passes = _full_passes()
 
     def collect_everything(self, readers: int, departures: int) -> None:
-        """Unfreeze, collect every generation, freeze the survivors again."""
+        """Unfreeze and collect every generation (the hook freezes the survivors again)."""
         started = time.perf_counter()
         gc.unfreeze()
         found = gc.collect()
-        gc.freeze()
         logger.info("full garbage collection: %d objects freed in %.0f ms, %d kept (%d readers have left since "
                     "the last one)", found, 1000 * (time.perf_counter() - started), gc.get_freeze_count(),
                     departures - self._departures)  # fmt: skip
-        self._passes = _full_passes()
         self._departures, self._peak, self._at = departures, readers, time.monotonic()
 
 
@@ -82,9 +84,11 @@ async def heap_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     hub = app[HUB]
-    task = asyncio.create_task(_keep(HeapKeeper(), lambda: (sum(hub.counts().values()), hub.departures)))
+    keeper = HeapKeeper()
+    keeper.install()
+    task = asyncio.create_task(_keep(keeper, lambda: (sum(hub.counts().values()), hub.departures)))
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    gc.unfreeze()
+    keeper.uninstall()

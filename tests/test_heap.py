@@ -18,15 +18,17 @@ class _Node:
         self.me = self
 
 
-@pytest.fixture(autouse=True)
-def unfrozen() -> Iterator[None]:
+@pytest.fixture
+def keeper() -> Iterator[HeapKeeper]:
     gc.unfreeze()
-    yield
-    gc.unfreeze()
+    keeper = HeapKeeper(min_departures=10)
+    keeper.install()
+    yield keeper
+    keeper.uninstall()
 
 
 def _frozen_cycle(keeper: HeapKeeper) -> weakref.ref[_Node]:
-    """A live cycle that survives a full collection and is frozen by the keeper's next tick, then dropped."""
+    """A live cycle that survives a full collection (and so is frozen), then dropped."""
     node = _Node()
     gc.collect()
     keeper.tick(readers=100, departures=0)
@@ -36,17 +38,18 @@ def _frozen_cycle(keeper: HeapKeeper) -> weakref.ref[_Node]:
     return ref
 
 
-def test_survivors_of_a_full_collection_are_frozen_so_automatic_passes_skip_them() -> None:
-    keeper = HeapKeeper(min_departures=10)
-    keeper.tick(readers=0, departures=0)
-    assert gc.get_freeze_count() == 0  # no full pass since the keeper started: nothing frozen
+def test_survivors_of_a_full_collection_are_frozen_so_later_passes_skip_them(keeper: HeapKeeper) -> None:
+    gc.collect(1)
+    assert gc.get_freeze_count() == 0  # only a full pass freezes
     ref = _frozen_cycle(keeper)
-    gc.collect(2)  # a full automatic pass skips frozen objects: the dropped cycle stays
+    gc.collect(2)  # a later full pass skips frozen objects: the dropped cycle stays
     assert ref() is not None
+    young = weakref.ref(_Node())
+    gc.collect(2)  # what is not frozen yet is still collected
+    assert young() is None
 
 
-def test_enough_departures_collect_everything_and_free_frozen_garbage() -> None:
-    keeper = HeapKeeper(min_departures=10)
+def test_enough_departures_collect_everything_and_free_frozen_garbage(keeper: HeapKeeper) -> None:
     ref = _frozen_cycle(keeper)  # its tick saw 100 readers
     keeper.tick(readers=100, departures=99)  # fewer than the 100 connected have left
     assert ref() is not None
@@ -55,8 +58,9 @@ def test_enough_departures_collect_everything_and_free_frozen_garbage() -> None:
     assert gc.get_freeze_count() > 0  # what survived is frozen again
 
 
-def test_as_many_readers_must_leave_as_were_connected_and_an_hour_with_any_leaving_will_do() -> None:
-    keeper = HeapKeeper(min_departures=10, full_every=3600.0)
+def test_as_many_readers_must_leave_as_were_connected_and_an_hour_with_any_leaving_will_do(
+    keeper: HeapKeeper,
+) -> None:
     keeper.collect_everything(readers=100, departures=0)
     ref = _frozen_cycle(keeper)  # its tick saw 100 readers
     keeper.tick(readers=400, departures=0)
