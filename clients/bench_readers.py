@@ -11,6 +11,7 @@ import socket
 import struct
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Final
@@ -139,6 +140,15 @@ class FeedReader:
         self._tail = joined[-6:]  # shorter than "\ndata: ": a split marker is counted once, a whole one never twice
 
     def _ws(self, data: bytes) -> None:
+        if not (self._skip or self._buf or self.checker) and len(data) >= 4:
+            # The usual read at a steady rate, exactly one data frame (7- or 16-bit length): counted without
+            # the general parse below, so the generator keeps up with the server (see read_by_polling).
+            length = data[1] & 0x7F
+            size = 2 + length if length < 126 else 4 + ((data[2] << 8) | data[3]) if length == 126 else -1
+            if size == len(data) and data[0] & 0x0F in (1, 2):
+                self.stats.frames += 1
+                self.arrivals.append(self._at)
+                return
         if self._skip:
             if len(data) <= self._skip:
                 self._skip -= len(data)
@@ -259,6 +269,7 @@ class Generator:
         self.stats = Stats()
         self.readers: list[FeedReader] = []
         self.sockets: dict[int, tuple[socket.socket, FeedReader]] = {}
+        self._reads: dict[int, tuple[Callable[..., Any], Callable[[bytes, int], None]]] = {}  # the same, bound
         self.poller = select.epoll()
         self._view = memoryview(bytearray(_READ_SIZE))  # one read buffer: a fresh 256 KiB per read costs an mmap
         self._buffer = [self._view]
@@ -294,6 +305,7 @@ class Generator:
         if checker is not None:
             reader.checker = checker
         self.sockets[sock.fileno()] = (sock, reader)
+        self._reads[sock.fileno()] = (sock.recvmsg_into, reader.data_received)
         self.poller.register(sock.fileno(), select.EPOLLIN)
         reader.connection_made(RawTransport(self, sock))
         try:
@@ -306,17 +318,19 @@ class Generator:
             return None
         return reader
 
-    def read(self) -> None:
+    def read(self) -> int:
         """Read the sockets with data waiting (at most ``_EVENTS`` of them: the loop must get back to its
-        commands even when the readers are behind) and hand each read, with its receive time, to its reader."""
-        sockets, buffer, view = self.sockets, self._buffer, self._view
-        for fd, _ in self.poller.poll(0, _EVENTS):
-            entry = sockets.get(fd)
+        commands even when the readers are behind) and hand each read, with its receive time, to its reader.
+        Returns how many sockets were ready."""
+        reads, buffer, view, unpack = self._reads, self._buffer, self._view, _TIMESPEC.unpack_from
+        events = self.poller.poll(0, _EVENTS)
+        for fd, _ in events:
+            entry = reads.get(fd)
             if entry is None:
                 continue
-            sock, reader = entry
+            receive, deliver = entry
             try:
-                size, ancillary, _, _ = sock.recvmsg_into(buffer, _ANCILLARY)
+                size, ancillary, _, _ = receive(buffer, _ANCILLARY)
             except (BlockingIOError, InterruptedError):
                 continue
             except OSError:
@@ -324,16 +338,17 @@ class Generator:
             if not size:
                 self.drop(fd)
                 continue
-            at = 0
-            for level, kind, value in ancillary:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                    seconds, nanoseconds = _TIMESPEC.unpack_from(value)
-                    at = seconds * 1_000_000_000 + nanoseconds
-            reader.data_received(bytes(view[:size]), at)
+            if ancillary:  # SO_TIMESTAMPNS is the only ancillary data asked for
+                seconds, nanoseconds = unpack(ancillary[0][2])
+                deliver(bytes(view[:size]), seconds * 1_000_000_000 + nanoseconds)
+            else:
+                deliver(bytes(view[:size]), 0)
+        return len(events)
 
     def drop(self, fd: int) -> None:
         """Close a reader's socket (RST) and tell the reader."""
         entry = self.sockets.pop(fd, None)
+        self._reads.pop(fd, None)
         if entry is None:
             return
         sock, reader = entry
@@ -421,8 +436,9 @@ class Generator:
         return {"buckets": histogram.buckets, "missing": missing}
 
     def close(self) -> None:
-        for reader in self.readers:
-            reader.close()
+        """Close every socket this generator opened (RST)."""
+        for fd in list(self.sockets):
+            self.drop(fd)
         self.readers = []
 
 
@@ -445,8 +461,8 @@ def read_by_polling(generator: Generator, nap: float = 0.001) -> None:
     loop = asyncio.get_running_loop()
 
     def turn() -> None:
-        time.sleep(nap)
-        generator.read()
+        if not generator.read():
+            time.sleep(nap)
         loop.call_soon(turn)
 
     loop.call_soon(turn)

@@ -93,17 +93,19 @@ async def test_frame_counting_survives_any_split() -> None:
     """Data frames (short, 16-bit and tracked), a ping and a close, fed in pieces of every size."""
     messages = [json.dumps({"type": "update", "seq": f"5-{k}", "data": {"text": mark_text(k, 1, pad)}})
                 for k, pad in [(1, 10), (2, 300), (3, 70_000)]]  # fmt: skip
-    stream = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
-    stream += ws_frame(0x1, messages[0].encode()) + ws_frame(0x9, b"hi") + ws_frame(0x1, messages[1].encode())
-    stream += ws_frame(0x1, messages[2].encode()) + ws_close_frame(4008, "slow")
+    head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+    frames = [ws_frame(0x1, messages[0].encode()), ws_frame(0x9, b"hi"), ws_frame(0x1, messages[1].encode()),
+              ws_frame(0x1, messages[2].encode()), ws_close_frame(4008, "slow")]  # fmt: skip
+    stream = head + b"".join(frames)
     for track in (False, True):
-        for size in (1, 2, 3, 7, 100, len(stream)):
+        for size in (1, 2, 3, 7, 100, len(stream), 0):  # 0: one frame per read (the reader's fast path)
             stats = Stats()
             reader = FeedReader(stats, "json", b"", track=track)
             transport = _Transport()
             reader.transport = cast(RawTransport, transport)
-            for i in range(0, len(stream), size):
-                reader.data_received(stream[i : i + size])
+            reads = [head, *frames] if size == 0 else [stream[i : i + size] for i in range(0, len(stream), size)]
+            for read in reads:
+                reader.data_received(read)
             assert (stats.frames, stats.bytes, stats.open) == (3, len(stream), 1), (track, size)
             assert len(reader.arrivals) == 3 and list(reader.arrivals) == sorted(reader.arrivals)
             assert stats.codes == {4008: 1} and transport.written == [pong_frame(b"hi")]
