@@ -448,15 +448,16 @@ def _source(index: int, i: int, sources: int) -> str:
 
 
 def read_by_polling(generator: Generator, nap: float = 0.001) -> None:
-    """Read the generator's sockets once per ``nap``, from this event loop's own steps, never waiting in
-    epoll_wait for them.
+    """Read the generator's sockets from this event loop's own steps, never waiting in epoll_wait for them:
+    at once again while some were ready, after a ``nap`` when none was.
 
     Why: on loopback, a send() to a process asleep in epoll_wait wakes that process from inside the sender's
     system call, on the sender's core (sock_def_readable -> try_to_wake_up: 15 % of the server's samples in
     `perf`). Readers on other machines cost the server nothing of the sort; a generator that is never asleep
-    in epoll_wait costs it nothing either. It does not spin (it sleeps between polls, so the store and the
-    probes sharing its core keep their share); the arrival times are the kernel's, so the nap does not delay
-    them.
+    in epoll_wait costs it nothing either. It does not spin while idle (the store and the probes sharing its
+    core keep their share); the arrival times are the kernel's, so the nap does not delay them. Reading
+    without a nap while busy matters: a socket left unread for ~40 ms has its delayed ACK sent by a timer on
+    the core that received the data, the server's.
     """
     loop = asyncio.get_running_loop()
 
