@@ -283,6 +283,12 @@ class UpdateList(Record):
     )
 
 
+class EventView(Event):
+    """One event as ``GET /api/events/{event}`` answers it: with the id of its pinned update, if any."""
+
+    pinned: str | None = None
+
+
 class EventList(Record):
     events: list[Event]
 

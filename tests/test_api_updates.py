@@ -229,6 +229,10 @@ async def test_pinning_one_unpins_the_previous(client: Any) -> None:
     pinned_b = await client.patch(f"{URL}/{b['id']}", json={"pinned": True}, headers=editor)
     assert (await pinned_b.json())["pinned"] is True
     assert (await (await client.get(f"{URL}/{a['id']}")).json())["pinned"] is False
+    event_url = URL.removesuffix("/updates")
+    assert (await (await client.get(event_url)).json())["pinned"] == b["id"]  # the event names its pin
+    await client.patch(f"{URL}/{b['id']}", json={"pinned": False}, headers=editor)
+    assert (await (await client.get(event_url)).json())["pinned"] is None
 
 
 async def test_log_keeps_originals_of_edits_and_deletes(client: Any, settings: Any) -> None:

@@ -248,8 +248,12 @@ def test_editor_compiles_resolves_a_conflict_and_publishes(
         pool.submit(asyncio.run, replay(server.url, ADMIN_TOKEN)).result(timeout=30)
     admin = Api(server.url, ADMIN)
     secret = token(admin, "Eda", "editor", DEMO_EVENT)
+    day_before = {"text": "Pinned the day before", "happened_at": "2025-10-08T10:00:00+01:00"}
+    earlier = admin.call("POST", f"/api/events/{DEMO_EVENT}/updates", day_before, expect=201)
+    admin.call("PATCH", f"/api/events/{DEMO_EVENT}/updates/{earlier['id']}", {"pinned": True}, expect=200)
     url = f"{server.url}/desk/events/{DEMO_EVENT}/days/{DAY}"
     page, watch = open_desk(browser, url, secret, at=None)
+    expect(page.locator("#pinned")).to_contain_text("Pinned the day before")  # the event's pin, from any day
     status = page.locator("#post-status")
     expect(status).to_contain_text("No draft")
     page.get_by_role("button", name="Compile", exact=True).click()

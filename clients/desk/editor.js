@@ -165,8 +165,11 @@ async function setPinned(update, pinned) {
 }
 
 async function showPinned() {
-  const result = await auth.call("GET", `${base}/updates?limit=200&day=${config.day}`).catch(() => null);
-  const pinned = result?.ok ? result.body.updates.find((u) => u.pinned) : null;
+  // The event's pin, whichever day it is from (the event names it; the update may be old or deleted).
+  const event = await auth.call("GET", base).catch(() => null);
+  const id = event?.ok ? event.body.pinned : null;
+  const result = id ? await auth.call("GET", `${base}/updates/${id}`).catch(() => null) : null;
+  const pinned = result?.ok && result.body.pinned ? result.body : null;
   $("pinned").replaceChildren(pinned ? sourceCard(pinned) : el("p", { class: "hint", text: "Nothing is pinned." }));
 }
 

@@ -9,7 +9,7 @@ from server.auth import require
 from server.errors import Forbidden, Invalid
 from server.keys import STORE
 from server.middleware import read_body
-from server.models import Event, EventCreate, EventList, Role, Session, SessionBody, SessionList
+from server.models import Event, EventCreate, EventList, EventView, Role, Session, SessionBody, SessionList
 from server.params import parse_day, slug
 
 routes = Routes()
@@ -33,10 +33,13 @@ async def list_events(request: web.Request) -> web.Response:
     return web.json_response(EventList(events=events).model_dump(mode="json"))
 
 
-@routes.route("GET", "/api/events/{event}", "One event with its days", response=Event, errors=(404,))
+@routes.route("GET", "/api/events/{event}", "One event with its days and its pinned update's id",
+              response=EventView, errors=(404,))  # fmt: skip
 async def get_event(request: web.Request) -> web.Response:
-    event = await request.app[STORE].get_event(slug(request, "event"))
-    return web.json_response(event.model_dump(mode="json"))
+    store = request.app[STORE]
+    event = await store.get_event(slug(request, "event"))
+    pinned = await store.pinned_id(event.id)
+    return web.json_response({**event.model_dump(mode="json"), "pinned": pinned})
 
 
 @routes.route("PUT", "/api/events/{event}/sessions/{session}", "Create or replace a session; broadcast",
