@@ -461,7 +461,7 @@ async function start(who) {
   fillSessions();
   renderPreview();
   renderOutbox();
-  outbox.flush();
+  outbox.flush({ now: true }); // a fresh page tries what is waiting at once, not after the last page's backoff
   const after = await loadListRetrying(5);
   const feed = new LiveFeed({
     event: config.event,
