@@ -267,6 +267,7 @@ def test_editor_compiles_resolves_a_conflict_and_publishes(
     block.click()
     expect(page.locator("#sources-list .update")).to_have_count(len(ids))
     page.locator("#sources-list").get_by_role("button", name=re.compile("^Pin")).first.click()
+    expect(page.locator("#pinned")).not_to_contain_text("Pinned the day before")  # the pin moved
     expect(page.locator("#pinned .update")).to_have_count(1)
     expect(page.locator("#pinned .badge-pinned")).to_be_visible()
     pinned = [u for u in updates(admin, DEMO_EVENT) if u["pinned"]]
