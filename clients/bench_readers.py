@@ -283,9 +283,10 @@ class Generator:
         ports), with kernel receive times switched on."""
         loop = asyncio.get_running_loop()
         for attempt in range(5):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setblocking(False)
+            sock: socket.socket | None = None
             try:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.setblocking(False)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
@@ -293,8 +294,13 @@ class Generator:
                 await loop.sock_connect(sock, (self.host, self.port))
                 return sock
             except OSError:
-                sock.close()
+                if sock is not None:
+                    sock.close()
                 await asyncio.sleep(0.05 * (attempt + 1))
+            except BaseException:
+                if sock is not None:
+                    sock.close()
+                raise
         return None
 
     async def _open(self, path: str, source: str, track: bool, checker: SeqChecker | None = None) -> FeedReader | None:
@@ -322,6 +328,8 @@ class Generator:
         """Read the sockets with data waiting (at most ``_EVENTS`` of them: the loop must get back to its
         commands even when the readers are behind) and hand each read, with its receive time, to its reader.
         Returns how many sockets were ready."""
+        if self.poller.closed:
+            return 0
         reads, buffer, view, unpack = self._reads, self._buffer, self._view, _TIMESPEC.unpack_from
         events = self.poller.poll(0, _EVENTS)
         for fd, _ in events:
@@ -338,11 +346,14 @@ class Generator:
             if not size:
                 self.drop(fd)
                 continue
+            at = 0
             if ancillary:  # SO_TIMESTAMPNS is the only ancillary data asked for
                 seconds, nanoseconds = unpack(ancillary[0][2])
-                deliver(bytes(view[:size]), seconds * 1_000_000_000 + nanoseconds)
-            else:
-                deliver(bytes(view[:size]), 0)
+                at = seconds * 1_000_000_000 + nanoseconds
+            try:
+                deliver(bytes(view[:size]), at)
+            except Exception:  # a reader that cannot parse its stream is closed; the others go on
+                self.drop(fd)
         return len(events)
 
     def drop(self, fd: int) -> None:
@@ -436,10 +447,11 @@ class Generator:
         return {"buckets": histogram.buckets, "missing": missing}
 
     def close(self) -> None:
-        """Close every socket this generator opened (RST)."""
+        """Close every socket this generator opened (RST), and its epoll set."""
         for fd in list(self.sockets):
             self.drop(fd)
         self.readers = []
+        self.poller.close()
 
 
 def _source(index: int, i: int, sources: int) -> str:
@@ -462,9 +474,12 @@ def read_by_polling(generator: Generator, nap: float = 0.001) -> None:
     loop = asyncio.get_running_loop()
 
     def turn() -> None:
-        if not generator.read():
-            time.sleep(nap)
-        loop.call_soon(turn)
+        try:
+            if not generator.read():
+                time.sleep(nap)
+        finally:
+            if not generator.poller.closed:
+                loop.call_soon(turn)
 
     loop.call_soon(turn)
 
@@ -491,6 +506,8 @@ async def _serve_commands(conn: Connection, index: int, poll: bool) -> None:
         elif op == "latency":
             reply = generator.latency(**command)
         elif op == "close":
+            if not poll:
+                loop.remove_reader(generator.poller.fileno())
             generator.close()
             await asyncio.sleep(0.1)
             conn.send({})

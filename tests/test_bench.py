@@ -138,29 +138,30 @@ async def test_sse_event_counting_survives_any_split() -> None:
 
 async def test_arrival_is_when_a_frame_reached_the_socket_not_when_the_generator_read_it() -> None:
     """A generator behind on its reading still times frames by the kernel's receive time."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.setblocking(False)
     generator = Generator(0)
-    generator.host, generator.port = "127.0.0.1", listener.getsockname()[1]
-    opening = asyncio.create_task(generator._open("/feed", "127.0.0.1", track=False))
-    server, _ = await asyncio.get_running_loop().sock_accept(listener)
-    server.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
-    for _ in range(100):
-        generator.read()
-        if opening.done():
-            break
-        await asyncio.sleep(0.01)
-    reader = await opening
-    assert reader is not None
-    sent = time.time_ns()
-    server.sendall(ws_frame(0x1, b'{"type": "update"}'))
-    await asyncio.sleep(0.3)  # the generator is busy elsewhere
-    generator.read()
-    [arrived] = reader.arrivals
-    assert sent <= arrived < sent + 100_000_000 and time.time_ns() - arrived >= 300_000_000
-    generator.close()
-    server.close()
-    listener.close()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        generator.host, generator.port = "127.0.0.1", listener.getsockname()[1]
+        opening = asyncio.create_task(generator._open("/feed", "127.0.0.1", track=False))
+        server, _ = await asyncio.get_running_loop().sock_accept(listener)
+        try:
+            server.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
+            for _ in range(100):
+                generator.read()
+                if opening.done():
+                    break
+                await asyncio.sleep(0.01)
+            reader = await opening
+            assert reader is not None
+            sent = time.time_ns()
+            server.sendall(ws_frame(0x1, b'{"type": "update"}'))
+            await asyncio.sleep(0.3)  # the generator is busy elsewhere
+            generator.read()
+            [arrived] = reader.arrivals
+            assert sent <= arrived < sent + 100_000_000 and time.time_ns() - arrived >= 300_000_000
+        finally:
+            generator.close()
+            server.close()
 
 
 def _options(**changes: Any) -> Options:

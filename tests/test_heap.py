@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gc
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from server.heap import HeapKeeper
 
@@ -21,7 +23,7 @@ class _Node:
 @pytest.fixture
 def keeper() -> Iterator[HeapKeeper]:
     gc.unfreeze()
-    keeper = HeapKeeper(min_departures=10)
+    keeper = HeapKeeper(min_departures=10, min_frozen=10**9)  # the growth rule has its own test
     keeper.install()
     yield keeper
     keeper.uninstall()
@@ -58,14 +60,39 @@ def test_enough_departures_collect_everything_and_free_frozen_garbage(keeper: He
     assert gc.get_freeze_count() > 0  # what survived is frozen again
 
 
-def test_as_many_readers_must_leave_as_were_connected_and_an_hour_with_any_leaving_will_do(
-    keeper: HeapKeeper,
-) -> None:
+def test_as_many_readers_must_leave_as_were_connected_and_an_hour_will_do_anyway(keeper: HeapKeeper) -> None:
     keeper.collect_everything(readers=100, departures=0)
     ref = _frozen_cycle(keeper)  # its tick saw 100 readers
     keeper.tick(readers=400, departures=0)
     keeper.tick(readers=50, departures=399)  # 400 were connected at the most: a drop to 50 is not enough
     assert ref() is not None
     keeper.full_every = 0.0
-    keeper.tick(readers=50, departures=399)
+    keeper.collect_everything(readers=50, departures=399)
+    ref = _frozen_cycle(keeper)
+    keeper.tick(readers=50, departures=399)  # nobody left since, but the hour is up
     assert ref() is None
+
+
+def test_frozen_objects_doubling_collects_everything(keeper: HeapKeeper) -> None:
+    keeper.min_frozen = 0
+    keeper.collect_everything(readers=0, departures=0)
+    kept = gc.get_freeze_count()
+    ref = _frozen_cycle(keeper)
+    keeper.tick(readers=0, departures=0)
+    assert ref() is not None  # not doubled yet
+    alive = [[] for _ in range(kept + 1000)]  # as many live objects again, frozen by the next full pass
+    gc.collect()
+    keeper.tick(readers=0, departures=0)
+    assert ref() is None and len(alive) > kept
+
+
+async def test_the_server_keeps_its_heap_only_while_it_runs(make_app: Callable[..., web.Application]) -> None:
+    """With freeze_heap the app installs the keeper at start-up and takes it away, unfrozen, at clean-up."""
+    gc.unfreeze()
+    hooks = list(gc.callbacks)
+    async with TestClient(TestServer(make_app(freeze_heap=True))) as client:
+        assert (await client.get("/readyz")).status == 200
+        assert len(gc.callbacks) == len(hooks) + 1
+        gc.collect()
+        assert gc.get_freeze_count() > 0
+    assert gc.callbacks == hooks and gc.get_freeze_count() == 0

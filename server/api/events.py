@@ -38,8 +38,8 @@ async def list_events(request: web.Request) -> web.Response:
 async def get_event(request: web.Request) -> web.Response:
     store = request.app[STORE]
     event = await store.get_event(slug(request, "event"))
-    pinned = await store.pinned_id(event.id)
-    return web.json_response({**event.model_dump(mode="json"), "pinned": pinned})
+    view = EventView(**event.model_dump(exclude={"days"}), pinned=await store.pinned_id(event.id))
+    return web.json_response(view.model_dump(mode="json"))
 
 
 @routes.route("PUT", "/api/events/{event}/sessions/{session}", "Create or replace a session; broadcast",
