@@ -165,7 +165,7 @@ async function setPinned(update, pinned) {
 }
 
 async function showPinned() {
-  // The event's pin, whichever day it is from (the event names it; the update may be old or deleted).
+  // The event's pin, whichever day it is from (the event names it; a delete racing this read shows none).
   const event = await auth.call("GET", base).catch(() => null);
   const id = event?.ok ? event.body.pinned : null;
   const result = id ? await auth.call("GET", `${base}/updates/${id}`).catch(() => null) : null;
