@@ -10,10 +10,10 @@ only at what is new, a few milliseconds. What was frozen and later became cyclic
 connection objects of readers who left, is reclaimed by a pass over everything, which this module runs
 - when as many readers have left since the last one as were connected at the most meanwhile (at least
   ``min_departures``): a storm of readers dropping and coming back costs one long pass, not one per quarter;
-- when the frozen objects have doubled since the last one (at least ``min_frozen``): whatever froze and died
-  stays below what is alive, as with CPython's own rule but with far fewer long passes;
-- and at least every ``full_every`` seconds.
-That pass takes what CPython's own would (0.35-0.5 s at 10,000 readers). Written for the generational
+- and at least every ``full_every`` seconds, for whatever else froze alive and died since (a request in
+  flight during a full pass, say).
+That pass takes what CPython's own would (0.35-0.5 s at 10,000 readers). Nothing here may walk the frozen
+objects between passes: ``gc.get_freeze_count()`` does, ~70 ms at 10,000 readers. Written for the generational
 collector of CPython 3.11-3.13: where a full pass is not reported as generation 2, nothing is frozen and
 only the passes above are added.
 """
@@ -38,13 +38,11 @@ class HeapKeeper:
     """Freezes what survives each full collection (from a ``gc.callbacks`` hook, while ``installed``);
     collects everything when readers' leaving calls for it."""
 
-    def __init__(self, *, min_departures: int = 1000, min_frozen: int = 200_000, full_every: float = 3600.0) -> None:
+    def __init__(self, *, min_departures: int = 1000, full_every: float = 3600.0) -> None:
         self.min_departures = min_departures
-        self.min_frozen = min_frozen
         self.full_every = full_every
         self._departures = 0  # departures counted at the last pass over everything
         self._peak = 0  # the most readers connected since
-        self._kept = 0  # objects frozen right after it
         self._at = time.monotonic()
 
     def install(self) -> None:
@@ -63,9 +61,8 @@ class HeapKeeper:
         """Call about once a second with the readers connected now and the count of readers who ever left."""
         self._peak = max(self._peak, readers)
         left = departures - self._departures
-        grown = gc.get_freeze_count() > max(self.min_frozen, 2 * self._kept)
         due = time.monotonic() - self._at >= self.full_every
-        if left >= max(self.min_departures, self._peak) or grown or due:
+        if left >= max(self.min_departures, self._peak) or due:
             self.collect_everything(readers, departures)
 
     def collect_everything(self, readers: int, departures: int) -> None:
@@ -77,7 +74,6 @@ class HeapKeeper:
                     "the last one)", found, 1000 * (time.perf_counter() - started), gc.get_freeze_count(),
                     departures - self._departures)  # fmt: skip
         self._departures, self._peak, self._at = departures, readers, time.monotonic()
-        self._kept = gc.get_freeze_count()
 
 
 async def _keep(keeper: HeapKeeper, sample: Callable[[], tuple[int, int]]) -> None:

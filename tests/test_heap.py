@@ -23,7 +23,7 @@ class _Node:
 @pytest.fixture
 def keeper() -> Iterator[HeapKeeper]:
     gc.unfreeze()
-    keeper = HeapKeeper(min_departures=10, min_frozen=10**9)  # the growth rule has its own test
+    keeper = HeapKeeper(min_departures=10)
     keeper.install()
     yield keeper
     keeper.uninstall()
@@ -71,19 +71,6 @@ def test_as_many_readers_must_leave_as_were_connected_and_an_hour_will_do_anyway
     ref = _frozen_cycle(keeper)
     keeper.tick(readers=50, departures=399)  # nobody left since, but the hour is up
     assert ref() is None
-
-
-def test_frozen_objects_doubling_collects_everything(keeper: HeapKeeper) -> None:
-    keeper.min_frozen = 0
-    keeper.collect_everything(readers=0, departures=0)
-    kept = gc.get_freeze_count()
-    ref = _frozen_cycle(keeper)
-    keeper.tick(readers=0, departures=0)
-    assert ref() is not None  # not doubled yet
-    alive = [[] for _ in range(kept + 1000)]  # as many live objects again, frozen by the next full pass
-    gc.collect()
-    keeper.tick(readers=0, departures=0)
-    assert ref() is None and len(alive) > kept
 
 
 async def test_the_server_keeps_its_heap_only_while_it_runs(make_app: Callable[..., web.Application]) -> None:
