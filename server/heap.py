@@ -70,9 +70,8 @@ class HeapKeeper:
         started = time.perf_counter()
         gc.unfreeze()
         found = gc.collect()
-        logger.info("full garbage collection: %d objects freed in %.0f ms, %d kept (%d readers have left since "
-                    "the last one)", found, 1000 * (time.perf_counter() - started), gc.get_freeze_count(),
-                    departures - self._departures)  # fmt: skip
+        logger.info("full garbage collection: %d objects freed in %.0f ms (%d readers have left since the last)",
+                    found, 1000 * (time.perf_counter() - started), departures - self._departures)  # fmt: skip
         self._departures, self._peak, self._at = departures, readers, time.monotonic()
 
 
