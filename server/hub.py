@@ -422,8 +422,9 @@ class Hub:
     async def join(self, reader: Reader) -> None:
         """Register ``reader`` as joining: from now on every message of its event is kept for it.
 
-        Returns once the event's channel is subscribed and synced, so a message published after this
-        returns reaches the reader.
+        Returns once the event's channel has been subscribed and synced for the first time, so a message
+        published after this returns reaches the reader; later joins return at once, also while pub/sub
+        reconnects (the backfill then brings the kept lists up to date).
 
         Raises:
             StoreUnavailable: the channel was not ready within ``ready_timeout`` (the reader is removed).

@@ -379,18 +379,23 @@ def _reflections_links(event: Event, days: list[tuple[dt.date, str]]) -> str:
     )
 
 
-async def load_event(request: web.Request, *, sessions: bool = True) -> tuple[Event, list[Session]] | None:
-    """The event named in the path with its sessions in start order (none asked: an empty list), or None when
-    there is no such event."""
+async def find_event(request: web.Request) -> Event | None:
+    """The event named in the path, or None when there is no such event."""
     event_id = request.match_info["event"]
     if not SLUG.fullmatch(event_id):
         return None
-    store = request.app[STORE]
     try:
-        event = await store.get_event(event_id)
+        return await request.app[STORE].get_event(event_id)
     except NotFound:
         return None
-    return event, await store.list_sessions(event_id) if sessions else []
+
+
+async def load_event(request: web.Request) -> tuple[Event, list[Session]] | None:
+    """The event named in the path with its sessions in start order, or None when there is no such event."""
+    event = await find_event(request)
+    if event is None:
+        return None
+    return event, await request.app[STORE].list_sessions(event.id)
 
 
 def path_day(request: web.Request, event: Event) -> dt.date | None:
@@ -589,10 +594,9 @@ async def atom(request: web.Request) -> web.Response:
 @routes.get("/events/{event}/days/{date}/reflections")
 async def reflections_page(request: web.Request) -> web.Response:
     """The published reflections post of one day, with BlogPosting JSON-LD; 404 before publishing."""
-    loaded = await load_event(request, sessions=False)
-    if loaded is None:
+    event = await find_event(request)
+    if event is None:
         return not_found_page(request, "There is no such event.")
-    event = loaded[0]
     day = path_day(request, event)
     if day is None:
         return not_found_page(request, f"{event.title} has no day {request.match_info['date']!r}.")

@@ -86,11 +86,19 @@ async def compile_now(store: RedisStore, settings: Settings, event_id: str, day:
     return compile_day(event, sessions, entries, day, word_budget=settings.session_word_budget)
 
 
+def _reflections(ctx: dict[str, Any]) -> Reflections:
+    """This worker's Reflections store, made on first use (its scripts are registered once)."""
+    if "reflections" not in ctx:
+        ctx["reflections"] = Reflections(ctx["store"])
+    reflections: Reflections = ctx["reflections"]
+    return reflections
+
+
 async def compile_reflections(ctx: dict[str, Any], event_id: str, day_text: str, replace: bool, job: str) -> str:
     """The compile job: compile the day and save the draft unless an editor edited it meanwhile."""
     store: RedisStore = ctx["store"]
     settings: Settings = ctx["settings"]
-    reflections = Reflections(store)
+    reflections = _reflections(ctx)
     day = dt.date.fromisoformat(day_text)
     try:
         draft = await compile_now(store, settings, event_id, day)
@@ -140,7 +148,7 @@ async def auto_compile(ctx: dict[str, Any]) -> int:
                 continue
             job = job_id(settings, event.id, day, "auto")
             try:
-                await Reflections(store).request_compile(event.id, day, job, replace=False)
+                await _reflections(ctx).request_compile(event.id, day, job, replace=False)
             except Conflict:  # an editor got there first: leave their draft alone
                 continue
             except Exception:  # e.g. the store went away: release the claim, the next run tries again

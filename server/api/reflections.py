@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server import codec
 from server.api import Routes
 from server.auth import actor, require
 from server.errors import NotFound
@@ -63,8 +64,7 @@ async def get_reflections(request: web.Request) -> web.Response:
     published = await reflections.published(event.id, day)
     if published is None:
         raise NotFound(f"the reflections for {day} are not published")
-    body = {"status": "published", "version": 0, **published, "url": post_path(event.id, day)}
-    return web.json_response(body)
+    return web.json_response(_public({"status": "published", "version": 0, **published}, event.id, day))
 
 
 @routes.route("PUT", PATH, "Save an editor's version (409 when version is stale)", who="editor",
@@ -84,7 +84,7 @@ async def edit_reflections(request: web.Request) -> web.Response:
         "html": markdown_to_html(body.markdown),
         "sources": json.dumps(sources_from_markdown(body.markdown)),
         "jsonld": json.dumps(blog_posting(title, current["authors"], event)),
-        "edited_at": dt.datetime.now(dt.UTC).isoformat(),
+        "edited_at": codec.utc_text(dt.datetime.now(dt.UTC)),
     }
     await reflections.edit(event.id, day, body.version, fields)
     post = await reflections.get(event.id, day)
