@@ -464,9 +464,7 @@ class Bench:
         cpu1, t1 = cpu_seconds(pids), time.monotonic()
         seconds = after["time"] - before["time"]
         frames = after["frames"] - before["frames"]
-        latency = Latency()
-        for probe in self.probes:
-            latency.extend(s for at, s in probe.latency if t0 <= at <= t1)
+        latency = self._probe_latency(t0, t1)
         return {
             "result": result,
             "seconds": seconds,
@@ -479,6 +477,13 @@ class Bench:
             "close_codes": after["codes"],
             **latency.summary(),
         }
+
+    def _probe_latency(self, since: float, until: float = math.inf) -> Latency:
+        """The probes' post→receive latencies of messages received between ``since`` and ``until``."""
+        latency = Latency()
+        for probe in self.probes:
+            latency.extend(s for at, s in probe.latency if since <= at <= until)
+        return latency
 
     def _acks(self, since: float) -> dict[str, float]:
         assert self.publisher is not None
@@ -502,10 +507,7 @@ class Bench:
         if self.o.warmup > 0:
             warm_since = time.monotonic()
             await asyncio.sleep(self.o.warmup)
-            warm = Latency()
-            for probe in self.probes:
-                warm.extend(s for at, s in probe.latency if at >= warm_since)
-            row["warmup_p99_ms"] = warm.summary()["p99_ms"]
+            row["warmup_p99_ms"] = self._probe_latency(warm_since).summary()["p99_ms"]
         since = time.monotonic()
         start = len(self.publisher.acked)
         window = await self._window(publishing)
@@ -515,7 +517,7 @@ class Bench:
         if self.o.warmup > 0:
             row["warmup_all_p99_ms"] = (await self._all_readers(first, start))["all_p99_ms"]
         row["posts"] = end - start
-        row["frames_total"] = (await self.generators.counts())["frames"]
+        row["frames_total"] = (await self.generators.counts())["frames"]  # asked last: the final frames are in
         row["frames_expected"] = end * row["open"]
         return row
 

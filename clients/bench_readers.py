@@ -70,36 +70,31 @@ class FeedReader:
         self.stats = stats
         self.feed = feed
         self.request = request
-        self.track = track
         self.checker: SeqChecker | None = SeqChecker() if track else None
         self.transport: RawTransport | None = None
         self.upgraded = False
         self.opened: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.closed = False
         self.close_code = 0
         self._head = b""
         self._buf = bytearray()  # an unfinished frame header (or whole frame when its payload is needed)
         self._need = 0  # bytes _buf must hold before parsing goes on
         self._skip = 0  # payload bytes of the current frame still to skip
         self._tail = b""  # SSE: the end of the last chunk, so a marker split in two is still found
-        self._at = 0  # the receive time of the read being parsed
         self.arrivals = array("q")  # when each data frame reached the reader's socket, in time.time_ns() terms
 
     def connection_made(self, transport: RawTransport) -> None:
         self.transport = transport
         transport.write(self.request)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
+    def connection_lost(self) -> None:
         if self.upgraded:
             self.stats.open -= 1
-        self.stats.closed += 1
         if not self.opened.done():
             self.opened.set_result(False)
 
     def data_received(self, data: bytes, at: int = 0) -> None:
         """Parse one read; ``at``: when it reached the socket (0: now)."""
-        self._at = at or time.time_ns()
+        at = at or time.time_ns()
         self.stats.bytes += len(data)
         if not self.upgraded:
             data = self._head + data
@@ -122,16 +117,16 @@ class FeedReader:
             if not data:
                 return
         if self.feed == "sse":
-            self._sse(data)
+            self._sse(data, at)
         else:
-            self._ws(data)
+            self._ws(data, at)
 
-    def _sse(self, data: bytes) -> None:
+    def _sse(self, data: bytes, at: int) -> None:
         joined = self._tail + data
         n = joined.count(b"\ndata: ")
         self.stats.frames += n
         if n:
-            self.arrivals.extend([self._at] * n)
+            self.arrivals.extend([at] * n)
         if self.checker is not None and n:
             for match in MARK.finditer(joined):  # the message's seq comes before its text
                 seq = SEQ.match(joined, max(0, joined.rfind(b'"seq"', 0, match.start())))
@@ -139,7 +134,7 @@ class FeedReader:
                     self.checker.observe(int(match[1]), f"{int(seq[1])}-{int(seq[2])}")
         self._tail = joined[-6:]  # shorter than "\ndata: ": a split marker is counted once, a whole one never twice
 
-    def _ws(self, data: bytes) -> None:
+    def _ws(self, data: bytes, at: int) -> None:
         if not (self._skip or self._buf or self.checker) and len(data) >= 4:
             # The usual read at a steady rate, exactly one data frame (7- or 16-bit length): counted without
             # the general parse below, so the generator keeps up with the server (see read_by_polling).
@@ -147,7 +142,7 @@ class FeedReader:
             size = 2 + length if length < 126 else 4 + ((data[2] << 8) | data[3]) if length == 126 else -1
             if size == len(data) and data[0] & 0x0F in (1, 2):
                 self.stats.frames += 1
-                self.arrivals.append(self._at)
+                self.arrivals.append(at)
                 return
         if self._skip:
             if len(data) <= self._skip:
@@ -204,7 +199,7 @@ class FeedReader:
                 self.stats.codes[self.close_code] = self.stats.codes.get(self.close_code, 0) + 1
         self.stats.frames += frames
         if frames:
-            self.arrivals.extend([self._at] * frames)
+            self.arrivals.extend([at] * frames)
 
     def _message(self, payload: bytes) -> None:
         if self.checker is None:
@@ -226,8 +221,8 @@ class FeedReader:
         self.checker.observe(int(match[1]), seq)
 
     def close(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.abort()
+        if self.transport is not None:
+            self.transport.abort()  # once closed, the socket's fileno() is -1: a second abort finds nothing
 
 
 class RawTransport:
@@ -236,15 +231,11 @@ class RawTransport:
     def __init__(self, generator: Generator, sock: socket.socket) -> None:
         self.generator = generator
         self.sock = sock
-        self.closing = False
 
     def write(self, data: bytes) -> None:
         """Send a request or a pong: a few hundred bytes, which a socket's empty send buffer always takes."""
         with contextlib.suppress(OSError):
             self.sock.send(data)
-
-    def is_closing(self) -> bool:
-        return self.closing
 
     def abort(self) -> None:
         self.generator.drop(self.sock.fileno())
@@ -257,7 +248,6 @@ class Stats:
     frames: int = 0
     bytes: int = 0
     open: int = 0
-    closed: int = 0
     codes: dict[int, int] = field(default_factory=dict)
 
 
@@ -268,8 +258,8 @@ class Generator:
         self.index = index
         self.stats = Stats()
         self.readers: list[FeedReader] = []
-        self.sockets: dict[int, tuple[socket.socket, FeedReader]] = {}
-        self._reads: dict[int, tuple[Callable[..., Any], Callable[[bytes, int], None]]] = {}  # the same, bound
+        # by fd: the socket's recvmsg_into and its reader's data_received (bound once), the socket, the reader
+        self._conns: dict[int, tuple[Callable[..., Any], Callable[[bytes, int], None], socket.socket, FeedReader]] = {}
         self.poller = select.epoll()
         self._view = memoryview(bytearray(_READ_SIZE))  # one read buffer: a fresh 256 KiB per read costs an mmap
         self._buffer = [self._view]
@@ -310,8 +300,7 @@ class Generator:
         reader = FeedReader(self.stats, self.feed, upgrade_request(self.feed, self.host, self.port, path), track=track)
         if checker is not None:
             reader.checker = checker
-        self.sockets[sock.fileno()] = (sock, reader)
-        self._reads[sock.fileno()] = (sock.recvmsg_into, reader.data_received)
+        self._conns[sock.fileno()] = (sock.recvmsg_into, reader.data_received, sock, reader)
         self.poller.register(sock.fileno(), select.EPOLLIN)
         reader.connection_made(RawTransport(self, sock))
         try:
@@ -330,13 +319,13 @@ class Generator:
         Returns how many sockets were ready."""
         if self.poller.closed:
             return 0
-        reads, buffer, view, unpack = self._reads, self._buffer, self._view, _TIMESPEC.unpack_from
+        conns, buffer, view, unpack = self._conns, self._buffer, self._view, _TIMESPEC.unpack_from
         events = self.poller.poll(0, _EVENTS)
         for fd, _ in events:
-            entry = reads.get(fd)
+            entry = conns.get(fd)
             if entry is None:
                 continue
-            receive, deliver = entry
+            receive, deliver, _, _ = entry
             try:
                 size, ancillary, _, _ = receive(buffer, _ANCILLARY)
             except (BlockingIOError, InterruptedError):
@@ -358,17 +347,14 @@ class Generator:
 
     def drop(self, fd: int) -> None:
         """Close a reader's socket (RST) and tell the reader."""
-        entry = self.sockets.pop(fd, None)
-        self._reads.pop(fd, None)
+        entry = self._conns.pop(fd, None)
         if entry is None:
             return
-        sock, reader = entry
+        _, _, sock, reader = entry
         with contextlib.suppress(OSError):
             self.poller.unregister(fd)
         sock.close()
-        if reader.transport is not None:
-            reader.transport.closing = True
-        reader.connection_lost(None)
+        reader.connection_lost()
 
     async def connect(self, n: int, host: str, port: int, path: str, feed: str, track: bool, concurrency: int,
                       sources: int) -> dict[str, Any]:  # fmt: skip
@@ -395,7 +381,7 @@ class Generator:
     def counts(self) -> dict[str, Any]:
         t = os.times()
         return {"frames": self.stats.frames, "bytes": self.stats.bytes, "open": self.stats.open,
-                "closed": self.stats.closed, "codes": dict(self.stats.codes), "cpu": t.user + t.system,
+                "codes": dict(self.stats.codes), "cpu": t.user + t.system,
                 "time": time.monotonic()}  # fmt: skip
 
     async def storm(self, concurrency: int, sources: int) -> dict[str, Any]:
@@ -448,7 +434,7 @@ class Generator:
 
     def close(self) -> None:
         """Close every socket this generator opened (RST), and its epoll set."""
-        for fd in list(self.sockets):
+        for fd in list(self._conns):
             self.drop(fd)
         self.readers = []
         self.poller.close()

@@ -85,9 +85,6 @@ class _Transport:
     def write(self, data: bytes) -> None:
         self.written.append(data)
 
-    def is_closing(self) -> bool:
-        return False
-
 
 async def test_frame_counting_survives_any_split() -> None:
     """Data frames (short, 16-bit and tracked), a ping and a close, fed in pieces of every size."""
