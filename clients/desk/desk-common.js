@@ -4,9 +4,9 @@
 
 const TOKEN_KEY = "plenary.desk.token";
 
-export { announcer, el } from "./reader.js";
+import { $ } from "./reader.js";
 
-export const $ = (id) => document.getElementById(id);
+export { $, announcer, el } from "./reader.js";
 
 export function readConfig() {
   return JSON.parse($("desk-config").textContent);

@@ -447,7 +447,7 @@ async function loadList() {
 async function loadListRetrying(tries) {
   for (let attempt = 0; attempt < tries; attempt += 1) {
     try { return (await loadList()) ?? null; } catch { /* retried below */ }
-    if (attempt + 1 < tries) await new Promise((r) => { setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)); });
+    if (attempt + 1 < tries) await new Promise((r) => { setTimeout(r, Math.min(BACKOFF_CAP_MS, 500 * 2 ** attempt)); });
   }
   return null;
 }

@@ -388,8 +388,9 @@ export function announcer(node) {
   };
 }
 
+export const $ = (id) => document.getElementById(id);
+
 export function startReader(config) {
-  const $ = (id) => document.getElementById(id);
   const feedEl = $("updates");
   const pinnedEl = $("pinned");
   const keyList = $("key-events");
@@ -464,7 +465,7 @@ export function startReader(config) {
     if (!pending.size) return;
     const updates = [...pending.values()];
     pending.clear();
-    for (const update of updates) insertNew(update, { hold: false, refresh: false });
+    for (const update of updates) insertNew(update, { hold: false });
     refreshSideLists();
     showPendingButton();
     if (scroll) {
@@ -473,7 +474,9 @@ export function startReader(config) {
     }
   }
 
-  function insertNew(update, { hold = true, refresh = true } = {}) {
+  /** Show a new update; ``hold``: a live one (held while the reader has scrolled down, refreshes the side
+   * lists and is announced), not one of a batch being flushed (the caller refreshes once). */
+  function insertNew(update, { hold = true } = {}) {
     const article = build(update);
     if (update.pinned) { pin(article); refreshSideLists(); announce(`Pinned: ${headline(update)}`); return; }
     if (hold && scrolledDown()) {
@@ -484,8 +487,9 @@ export function startReader(config) {
     }
     article.classList.add("is-new");
     feedEl.prepend(article);
-    if (refresh) refreshSideLists();
-    if (hold) announce(`New update: ${headline(update)}`);
+    if (!hold) return;
+    refreshSideLists();
+    announce(`New update: ${headline(update)}`);
   }
 
   function apply(message) {
