@@ -101,10 +101,13 @@ async def test_frame_counting_survives_any_split() -> None:
             transport = _Transport()
             reader.transport = cast(RawTransport, transport)
             reads = [head, *frames] if size == 0 else [stream[i : i + size] for i in range(0, len(stream), size)]
-            for read in reads:
-                reader.data_received(read)
+            for k, read in enumerate(reads, 1):
+                reader.data_received(read, 1000 * k)  # each read's receive time: k µs
             assert (stats.frames, stats.bytes, stats.open) == (3, len(stream), 1), (track, size)
             assert len(reader.arrivals) == 3 and list(reader.arrivals) == sorted(reader.arrivals)
+            assert set(reader.arrivals) <= {1000 * k for k in range(1, len(reads) + 1)}  # a read's time, not now
+            if size == 0:
+                assert list(reader.arrivals) == [2000, 4000, 5000]  # the reads holding the three data frames
             assert stats.codes == {4008: 1} and transport.written == [pong_frame(b"hi")]
             if track:
                 assert reader.checker is not None

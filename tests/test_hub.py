@@ -74,12 +74,13 @@ async def test_first_reader_subscribes_last_unsubscribes(client: TestClient, sto
     channel = client.app[STORE].keys.channel(EV)
     async with client.ws_connect(f"/ws/events/{EV}"), client.ws_connect(f"/ws/events/{EV}"):
         assert await _numsub(store_url, channel) == 1  # one subscription for both readers
-        assert hub.local_count(EV) == 2
+        assert hub.local_count(EV) == 2 and hub.departures == 0
 
     async def unsubscribed() -> bool:
         return not await _numsub(store_url, channel) and not hub.subscribed()
 
     await eventually(unsubscribed, 8)
+    assert hub.departures == 2  # each reader counted once (the heap keeper reads it)
 
 
 async def test_reader_counts_across_processes(aiohttp_client: Any, make_app: Callable[..., Any]) -> None:
