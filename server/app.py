@@ -11,10 +11,10 @@ from aiohttp import web
 from config.settings import Settings
 from server import desk, pages, readers, sse, ws
 from server.api import Operation, events, reflections, service, tokens, updates
+from server.appkeys import REFLECTIONS, SETTINGS, STORE
 from server.heap import heap_ctx
 from server.hub import hub_ctx, hub_shutdown
 from server.jobs import queue_ctx, worker_ctx
-from server.keys import REFLECTIONS, SETTINGS, STORE
 from server.metrics import COUNTERS
 from server.middleware import headers_middleware, problem_middleware
 from server.openapi import OPERATIONS

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from server.appkeys import SETTINGS, STORE
 from server.errors import Forbidden, Unauthorized
-from server.keys import SETTINGS, STORE
 from server.models import Role
 
 TOKEN_BYTES = 24  # 192 bits

@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from server.keys import HUB, SETTINGS
+from server.appkeys import HUB, SETTINGS
 
 logger = logging.getLogger(__name__)
 

@@ -44,8 +44,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from server import codec
+from server.appkeys import HUB, SETTINGS, STORE
 from server.errors import RateLimited, SeqExpired, StoreUnavailable
-from server.keys import HUB, SETTINGS, STORE
 from server.redis_store import PubSub, RedisStore
 from server.store import Entry
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from config.settings import Settings
+from server.appkeys import QUEUE, SETTINGS
 from server.errors import StoreUnavailable
-from server.keys import QUEUE, SETTINGS
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis

@@ -6,7 +6,7 @@ from collections import Counter
 
 from aiohttp import web
 
-from server.keys import HUB
+from server.appkeys import HUB
 
 COUNTERS: web.AppKey[Counter[str]] = web.AppKey("counters", Counter)
 

@@ -11,8 +11,8 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from server.appkeys import SETTINGS
 from server.errors import BadRequest, Invalid, PlenaryError, TooLarge, UnsupportedMediaType
-from server.keys import SETTINGS
 
 logger = logging.getLogger(__name__)
 

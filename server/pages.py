@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from server import codec
+from server.appkeys import REFLECTIONS, SETTINGS, STORE
 from server.errors import NotFound
-from server.keys import REFLECTIONS, SETTINGS, STORE
 from server.models import Event, Session
 from server.params import SEQ, SLUG
 from server.reflections_store import Reflections, post_path

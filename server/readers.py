@@ -14,8 +14,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from server.api import Routes
+from server.appkeys import HUB, SETTINGS, STORE
 from server.hub import Hub
-from server.keys import HUB, SETTINGS, STORE
 from server.params import slug
 from server.redis_store import RedisStore
 

@@ -9,8 +9,8 @@ from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from server.api import Routes
+from server.appkeys import HUB, STORE
 from server.hub import Format, Message, Reader
-from server.keys import HUB, STORE
 from server.params import parse_seq, parse_session, slug
 
 logger = logging.getLogger(__name__)

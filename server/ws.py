@@ -10,9 +10,9 @@ from aiohttp import WSMsgType, web
 
 from config.settings import Settings
 from server.api import Routes
+from server.appkeys import HUB, SETTINGS, STORE
 from server.errors import BadRequest, Forbidden
 from server.hub import Format, Message, Reader, ws_close_frame
-from server.keys import HUB, SETTINGS, STORE
 from server.params import parse_seq, parse_session, slug
 
 logger = logging.getLogger(__name__)

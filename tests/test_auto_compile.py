@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from config.settings import Settings
+from server.appkeys import STORE
 from server.errors import StoreUnavailable
-from server.keys import STORE
 from server.reflections_store import Reflections
 from workers.queue import auto_compile, open_queue
 

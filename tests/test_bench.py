@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient
 from clients.bench import Options, Target, run_scenarios
 from clients.bench_readers import FeedReader, Generator, RawTransport, Stats, pong_frame
 from clients.bench_stats import Histogram, Latency, SeqChecker, arrival_latencies, mark_text, percentile, table
+from server.appkeys import STORE
 from server.hub import ws_close_frame, ws_frame
-from server.keys import STORE
 from tests.conftest import ADMIN_TOKEN, EVENT, LiveServer, make_event, make_token
 
 

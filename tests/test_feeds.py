@@ -385,7 +385,7 @@ async def test_resync_when_after_was_trimmed(aiohttp_client: Any, make_app: Call
     reporter = await make_token(client, "drew")
     response = await client.post(f"/api/events/{EV}/updates", json={"text": "old", "happened_at": AT}, headers=reporter)
     old = (await response.json())["seq"]
-    from server.keys import STORE
+    from server.appkeys import STORE
 
     store = client.app[STORE]
     for i in range(260):  # XADD MAXLEN ~ trims whole nodes (100 entries by default): this trims the first

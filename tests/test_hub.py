@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
 from server import codec
+from server.appkeys import HUB, STORE
 from server.hub import Format, Message, sse_chunk
-from server.keys import HUB, STORE
 from tests.conftest import make_event
 
 EV = "socitm-2011"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.api import Routes
+from server.appkeys import STORE
 from server.auth import require
 from server.errors import Forbidden, Invalid
-from server.keys import STORE
 from server.middleware import read_body
 from server.models import Event, EventCreate, EventList, EventView, Role, Session, SessionBody, SessionList
 from server.params import parse_day, slug

@@ -11,9 +11,9 @@ from aiohttp import web
 
 from server import codec
 from server.api import Routes
+from server.appkeys import QUEUE, REFLECTIONS, SETTINGS, STORE
 from server.auth import actor, require
 from server.errors import NotFound
-from server.keys import QUEUE, REFLECTIONS, SETTINGS, STORE
 from server.middleware import read_body
 from server.models import Event, ReflectionsCompile, ReflectionsEdit, ReflectionsJob, ReflectionsPost, Role
 from server.params import parse_day, slug

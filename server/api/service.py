@@ -8,9 +8,9 @@ from aiohttp import web
 
 from server import metrics
 from server.api import Routes
+from server.appkeys import STORE
 from server.auth import actor
 from server.errors import Forbidden
-from server.keys import STORE
 from server.models import Health, Role
 
 routes = Routes()

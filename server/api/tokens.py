@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.api import Routes
+from server.appkeys import STORE
 from server.auth import digest, new_token, require
 from server.errors import NotFound
-from server.keys import STORE
 from server.middleware import read_body
 from server.models import Role, TokenCreate, TokenCreated, TokenInfo
 

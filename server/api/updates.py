@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from server import codec, metrics
 from server.api import Routes
+from server.appkeys import STORE
 from server.auth import Actor, require
 from server.errors import Conflict, Forbidden, Invalid, NotFound
-from server.keys import STORE
 from server.middleware import read_body, validation_problem
 from server.models import Event, Role, Update, UpdateCreate, UpdateList, UpdatePatch
 from server.params import parse_day, parse_seq, parse_session, slug
