@@ -90,7 +90,7 @@ async def read_json(request: web.Request) -> object:
     Raises:
         UnsupportedMediaType: not application/json.
         TooLarge: over the configured body limit.
-        BadRequest: not JSON.
+        BadRequest: not JSON, or nested deeper than the decoder's limit.
     """
     if request.content_type != "application/json":
         raise UnsupportedMediaType("send the body as application/json")
@@ -100,6 +100,8 @@ async def read_json(request: web.Request) -> object:
     raw = await request.read()
     try:
         return json.loads(raw) if raw else {}
+    except RecursionError as exc:  # the C decoder stops at the interpreter's depth limit, cheaply
+        raise BadRequest("the body's JSON is nested too deeply") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
 

@@ -47,6 +47,20 @@ def _time_zone(value: str) -> str:
 
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
 
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+
+
+def _within_calendar(value: dt.datetime) -> dt.datetime:
+    """Refuse moments whose conversion to UTC or an event's zone could leave Python's calendar."""
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError("must fall between 1900 and 9000")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_within_calendar)]
+Day = Annotated[dt.date, Field(ge=EARLIEST.date(), le=LATEST.date())]
+
 
 class Body(BaseModel):
     """Base of request bodies: unknown fields are rejected."""
@@ -113,8 +127,8 @@ class EventCreate(Body):
     title: Name
     venue: Annotated[str, StringConstraints(max_length=200)] | None = None
     timezone: TimeZone = "UTC"
-    starts_on: dt.date
-    ends_on: dt.date
+    starts_on: Day
+    ends_on: Day
     blog_title: Annotated[str, StringConstraints(max_length=300)] | None = None
 
     @model_validator(mode="after")
@@ -170,8 +184,8 @@ class Person(Record):
 class SessionBody(Body):
     title: Name
     kind: SessionKind = SessionKind.OTHER
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
+    starts_at: Moment
+    ends_at: Moment | None = None
     room: Annotated[str, StringConstraints(max_length=200)] | None = None
     speakers: list[Person] = Field(default_factory=list, max_length=100)
     hosts: list[Person] = Field(default_factory=list, max_length=100)
@@ -222,7 +236,7 @@ UpdateText = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 class UpdateCreate(Body):
     text: UpdateText = ""
     session: Slug | None = None
-    happened_at: AwareDatetime | None = None
+    happened_at: Moment | None = None
     key: bool = False
     pinned: bool = False
     quote: Quote | None = None
@@ -241,7 +255,7 @@ class UpdatePatch(Body):
 
     text: UpdateText | None = None
     session: Slug | None = None
-    happened_at: AwareDatetime | None = None
+    happened_at: Moment | None = None
     key: bool | None = None
     pinned: bool | None = None
     quote: Quote | None = None

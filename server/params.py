@@ -11,7 +11,7 @@ from server.errors import Invalid
 from server.models import SLUG_PATTERN
 
 SLUG = re.compile(SLUG_PATTERN.removeprefix("^").removesuffix("$"))
-SEQ = re.compile(r"\d{1,15}-\d{1,10}")
+SEQ = re.compile(r"[0-9]{1,15}-[0-9]{1,10}")
 
 
 def slug(request: web.Request, name: str) -> str:
