@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 ENV_PREFIX = "PLENARY_"
 _SECRETS = ("admin_token", "redis_url")
+_LISTS = ("allowed_origins", "trusted_proxies", "metrics_allow")  # comma-separated in PLENARY_* variables
+
+
+def _cidr(value: str) -> str:
+    ipaddress.ip_network(value, strict=False)  # ValueError names the bad network
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
 
 
 class Settings(BaseModel):
@@ -35,6 +45,8 @@ class Settings(BaseModel):
     log_max_entries: int = Field(100000, ge=100)
     idempotency_hours: int = Field(24, ge=1)
     allowed_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[Cidr, ...] = ()
+    metrics_allow: tuple[Cidr, ...] = ("127.0.0.0/8", "::1/128")
     keepalive_seconds: float = Field(20.0, gt=0, le=3600)
     reader_buffer_messages: int = Field(256, ge=1)
     reader_buffer_bytes: int = Field(1048576, ge=1024)
@@ -84,7 +96,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         raw = environ.get(ENV_PREFIX + name.upper())
         if raw is None:
             continue
-        if name == "allowed_origins":
+        if name in _LISTS:
             out[name] = [o.strip() for o in raw.split(",") if o.strip()]
         elif Settings.model_fields[name].annotation in (str, Path):
             out[name] = raw

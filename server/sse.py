@@ -9,7 +9,9 @@ from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from server.api import Routes
-from server.appkeys import HUB, STORE
+from server.appkeys import HUB, SETTINGS, STORE
+from server.client import client_address, origin_allowed
+from server.errors import Forbidden
 from server.hub import Format, Message, Reader
 from server.params import parse_seq, parse_session, slug
 
@@ -43,6 +45,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
     order, each once; keep-alive comments every ``keepalive_seconds``. A reader that falls
     ``reader_buffer_bytes`` behind has its response closed (it resumes with Last-Event-ID)."""
     event = slug(request, "event")
+    settings = request.app[SETTINGS]
+    if not origin_allowed(request, settings):
+        raise Forbidden(f"origin {request.headers.get('Origin')!r} may not open this feed")
     header = request.headers.get("Last-Event-ID")
     after = parse_seq(header, "Last-Event-ID") if header else parse_seq(request.query.get("after"))
     session = parse_session(request.query.get("session"))
@@ -51,7 +56,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     if transport is None:
         raise ConnectionResetError("the client went away")
     hub = request.app[HUB]
-    address = request.remote or "?"
+    address = client_address(request, settings)
     fmt = Format.SSE_CHUNKED if request.version >= HttpVersion11 else Format.SSE
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream; charset=utf-8",

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from config.settings import Settings
 from server.api import Routes
 from server.appkeys import HUB, SETTINGS, STORE
+from server.client import client_address, origin_allowed
 from server.errors import BadRequest, Forbidden
 from server.hub import Format, Message, Reader, ws_close_frame
 from server.params import parse_seq, parse_session, slug
@@ -20,25 +19,6 @@ logger = logging.getLogger(__name__)
 routes = Routes()
 
 MSGPACK_PROTOCOL = "plenary.msgpack"
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url.strip())
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else url.strip().lower()
-
-
-def origin_allowed(request: web.Request, settings: Settings) -> bool:
-    """Whether the upgrade's Origin may open a feed: no Origin (not a browser), the server's own origin
-    (its Host or public URL), or one of ``allowed_origins`` ("*" allows any)."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    allowed = {_origin(o) for o in settings.allowed_origins}
-    if "*" in allowed:
-        return True
-    allowed.add(_origin(settings.base_url))
-    allowed.add(f"{request.scheme}://{request.host}".lower())
-    return _origin(origin) in allowed
 
 
 class WsReader(Reader):
@@ -89,7 +69,7 @@ async def ws_feed(request: web.Request) -> web.StreamResponse:
     if transport is None:
         raise ConnectionResetError("the client went away")
     hub = request.app[HUB]
-    address = request.remote or "?"
+    address = client_address(request, settings)
     fmt = Format.MSGPACK if ready.protocol == MSGPACK_PROTOCOL else Format.JSON
     with hub.admission(address):
         reader = WsReader(event, fmt, transport, session=session, address=address, ws=ws)

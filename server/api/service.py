@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from aiohttp import web
 
 from server import metrics
 from server.api import Routes
-from server.appkeys import STORE
+from server.appkeys import SETTINGS, STORE
 from server.auth import actor
+from server.client import address_in, client_address
 from server.errors import Forbidden
 from server.models import Health, Role
 
@@ -28,19 +27,14 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "store unavailable"}, status=503, headers={"Retry-After": "2"})
 
 
-def _is_loopback(request: web.Request) -> bool:
-    try:
-        return ipaddress.ip_address(request.remote or "").is_loopback
-    except ValueError:
-        return request.remote is None or request.remote == ""  # a Unix socket peer is local
-
-
-@routes.route("GET", "/metrics", "Prometheus metrics (loopback or admin token)", who="admin", errors=(403,))
+@routes.route("GET", "/metrics", "Prometheus metrics (clients in metrics_allow, or the admin token)", who="admin",
+              errors=(403,))  # fmt: skip
 async def metrics_text(request: web.Request) -> web.Response:
-    if not _is_loopback(request):
+    settings = request.app[SETTINGS]
+    if not address_in(client_address(request, settings), settings.metrics_allow):
         who = await actor(request)
         if who is None or who.role is not Role.ADMIN:
-            raise Forbidden("metrics are served on loopback or with an admin token")
+            raise Forbidden("metrics are served to the metrics_allow networks or with an admin token")
     return web.Response(text=metrics.render(request.app), content_type="text/plain", charset="utf-8")
 
 
