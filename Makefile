@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench clean
+.PHONY: install serve test lint bench defaults clean
 
 install: $(STAMP)
 
@@ -27,6 +27,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/plenary bench --matrix
+
+defaults: $(STAMP)
+	$(VENV)/bin/plenary config --defaults > config/defaults.toml
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache

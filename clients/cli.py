@@ -46,6 +46,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    if args.defaults:
+        from config.settings import defaults_toml
+
+        print(defaults_toml(), end="")
+        return 0
     print(json.dumps(_settings(args).masked(), indent=2))
     return 0
 
@@ -591,6 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="print the effective settings (secrets masked)")
     config.add_argument("--config", type=Path)
+    config.add_argument("--defaults", action="store_true", help="print config/defaults.toml as the model makes it")
     config.set_defaults(func=cmd_config)
 
     worker = sub.add_parser("worker", help="run the reflections worker (compiles each day's reflections post)")

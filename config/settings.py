@@ -1,21 +1,32 @@
-"""Settings: defaults.toml, then a --config file, then PLENARY_* environment variables."""
+"""Settings: one typed model (pydantic-settings) layered as defaults, a --config TOML file, PLENARY_* variables, flags.
+
+config/defaults.toml is generated from this model (`make defaults`; a test fails when they drift), so a setting's
+default and its help line are written once, here.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import json
 import os
-import tomllib
+import textwrap
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 ENV_PREFIX = "PLENARY_"
-_SECRETS = ("admin_token", "redis_url")
-_LISTS = ("allowed_origins", "trusted_proxies", "metrics_allow")  # comma-separated in PLENARY_* variables
+SECRETS = ("admin_token", "redis_url")
 
 
 def _cidr(value: str) -> str:
@@ -23,46 +34,181 @@ def _cidr(value: str) -> str:
     return value
 
 
+def _comma_list(value: Any) -> Any:
+    """A list setting given as one string (a PLENARY_* variable) is comma-separated: "a, b" is ("a", "b")."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
 Cidr = Annotated[str, AfterValidator(_cidr)]
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list)]
+CidrList = Annotated[tuple[Cidr, ...], NoDecode, BeforeValidator(_comma_list)]
 
 
-class Settings(BaseModel):
-    """The one typed settings object; every field has its default and help in defaults.toml."""
+class Settings(BaseSettings):
+    """The one typed settings object: each field's default and description are the documentation too.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Constructing it takes only the keyword arguments given (tests build it directly); `load_settings` adds
+    the config file and the environment.
+    """
 
-    host: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
-    public_url: str = ""
-    redis_url: str = ""
-    redis_prefix: str = "plenary"
-    data_dir: Path = Path("var")
-    admin_token: str = ""
-    require_durable_store: bool = True
-    waitaof_timeout_ms: int = Field(1000, ge=1)
-    redis_timeout: float = Field(2.0, gt=0)
-    max_body_bytes: int = Field(65536, ge=1024)
-    log_max_entries: int = Field(100000, ge=100)
-    idempotency_hours: int = Field(24, ge=1)
-    allowed_origins: tuple[str, ...] = ()
-    trusted_proxies: tuple[Cidr, ...] = ()
-    metrics_allow: tuple[Cidr, ...] = ("127.0.0.0/8", "::1/128")
-    keepalive_seconds: float = Field(20.0, gt=0, le=3600)
-    reader_buffer_messages: int = Field(256, ge=1)
-    reader_buffer_bytes: int = Field(1048576, ge=1024)
-    resume_cache_messages: int = Field(1000, ge=0)
-    dispatch_chunk_writes: int = Field(256, ge=1)
-    freeze_heap: bool = True
-    ws_max_message_bytes: int = Field(4096, ge=128)
-    max_connections_per_address: int = Field(20000, ge=1)
-    reader_count_seconds: float = Field(5.0, gt=0)
-    log_level: str = "INFO"
-    log_format: str = "text"
-    run_worker: bool = True
-    compile_at: str = Field("", pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d$")
-    compile_delay_minutes: int = Field(60, ge=0)
-    session_word_budget: int = Field(220, ge=20)
-    processes: int = Field(1, ge=1)
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", env_prefix=ENV_PREFIX)
+
+    host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port the HTTP server listens on.")
+    public_url: str = Field(
+        "",
+        description="Public base URL printed at start-up and used in feeds; empty means http://host:port.",
+    )
+    redis_url: str = Field(
+        "",
+        description="Redis URL (redis://, rediss:// or unix://); empty starts the embedded Valkey in data_dir.",
+    )
+    redis_prefix: str = Field(
+        "plenary",
+        description="Prefix of every Redis key and channel, so several deployments can share one Redis.",
+    )
+    data_dir: Path = Field(
+        Path("var"),
+        description="Directory for the embedded store's append-only file and other local state.",
+    )
+    admin_token: str = Field(
+        "",
+        description="Admin token (secret); empty means tokens are kept in Redis and the first start creates one.",
+    )
+    require_durable_store: bool = Field(
+        True,
+        description="Refuse to start when the store could lose acknowledged writes; false only warns loudly.",
+    )
+    waitaof_timeout_ms: int = Field(
+        1000,
+        ge=1,
+        description="Milliseconds to wait for WAITAOF on an external Redis that does not fsync every write.",
+    )
+    redis_timeout: float = Field(2.0, gt=0, description="Seconds a Redis command may take before the API answers 503.")
+    max_body_bytes: int = Field(65536, ge=1024, description="Largest request body in bytes.")
+    log_max_entries: int = Field(
+        100000,
+        ge=100,
+        description=(
+            "Entries kept in each event's log (older ones are trimmed; readers resuming before them get resync)."
+        ),
+    )
+    idempotency_hours: int = Field(24, ge=1, description="Hours an Idempotency-Key is remembered.")
+    allowed_origins: CommaList = Field(
+        (),
+        description='Origins allowed to open WebSocket and SSE feeds, besides public_url\'s ("*": any).',
+    )
+    trusted_proxies: CidrList = Field(
+        (),
+        description=(
+            "Reverse proxies (CIDRs) whose Forwarded / X-Forwarded-For is believed for the client's address; none by "
+            "default."
+        ),
+    )
+    metrics_allow: CidrList = Field(
+        ("127.0.0.0/8", "::1/128"),
+        description="Client networks (CIDRs) that may read /metrics without the admin token.",
+    )
+    keepalive_seconds: float = Field(
+        20.0,
+        gt=0,
+        le=3600,
+        description=(
+            "Seconds between WebSocket pings and SSE comments to each reader (spread over the period; at most 3600)."
+        ),
+    )
+    reader_buffer_messages: int = Field(
+        256,
+        ge=1,
+        description=(
+            "Live messages held for a reader while it catches up from the log; past that it reads the log again."
+        ),
+    )
+    reader_buffer_bytes: int = Field(
+        1048576,
+        ge=1024,
+        description="Bytes queued for one reader before it is cut off (transport write buffer).",
+    )
+    resume_cache_messages: int = Field(
+        1000,
+        ge=0,
+        description=(
+            "Latest messages each server process keeps per followed event, so readers resuming with after= skip the "
+            "log."
+        ),
+    )
+    dispatch_chunk_writes: int = Field(
+        256,
+        ge=1,
+        description=(
+            "Live writes per event-loop step when fanning a message out; between chunks posts and pub/sub are served."
+        ),
+    )
+    freeze_heap: bool = Field(
+        True,
+        description=(
+            "Freeze what survives each full garbage collection, so later ones skip it; collect everything once as "
+            "many readers have left as were connected (at least 1,000), and hourly (server/heap.py). Off: CPython's "
+            "own schedule, with pauses that grow with readers."
+        ),
+    )
+    ws_max_message_bytes: int = Field(
+        4096,
+        ge=128,
+        description="Largest message a WebSocket client may send, in bytes.",
+    )
+    max_connections_per_address: int = Field(
+        20000,
+        ge=1,
+        description="Concurrent feed connections allowed from one client address.",
+    )
+    reader_count_seconds: float = Field(
+        5.0,
+        gt=0,
+        description=(
+            "Seconds between refreshes of this process's live reader counts in the store (they expire after 3 missed)."
+        ),
+    )
+    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
+    log_format: str = Field("text", description="Log format: text or json.")
+    run_worker: bool = Field(
+        True,
+        description="Run the reflections worker inside `plenary serve` (the embedded default).",
+    )
+    compile_at: str = Field(
+        "",
+        pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d$",
+        description=(
+            "Compile each day's reflections automatically at this local time (\"HH:MM\", event's time zone); empty: "
+            "use the delay."
+        ),
+    )
+    compile_delay_minutes: int = Field(
+        60,
+        ge=0,
+        description=(
+            "Minutes after a day's last session ends (18:00 local when it has none) to compile its reflections."
+        ),
+    )
+    session_word_budget: int = Field(
+        220,
+        ge=20,
+        description="Word budget for one session's prose in the reflections post.",
+    )
+    processes: int = Field(1, ge=1, description="Server processes started by `plenary serve` (SO_REUSEPORT).")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
     @property
     def base_url(self) -> str:
@@ -84,28 +230,15 @@ class Settings(BaseModel):
         return data
 
 
-def _defaults() -> dict[str, Any]:
-    text = resources.files("config").joinpath("defaults.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+class _Environment(EnvSettingsSource):
+    """PLENARY_* variables from a given mapping (the process environment unless a test passes its own)."""
 
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
 
-def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """PLENARY_REDIS_URL sets redis_url; values that parse as JSON (numbers, lists, booleans) are parsed."""
-    out: dict[str, Any] = {}
-    for name in Settings.model_fields:
-        raw = environ.get(ENV_PREFIX + name.upper())
-        if raw is None:
-            continue
-        if name in _LISTS:
-            out[name] = [o.strip() for o in raw.split(",") if o.strip()]
-        elif Settings.model_fields[name].annotation in (str, Path):
-            out[name] = raw
-        else:
-            try:
-                out[name] = json.loads(raw)
-            except ValueError:
-                out[name] = raw
-    return out
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
 
 
 def load_settings(
@@ -113,15 +246,42 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     **overrides: Any,
 ) -> Settings:
-    """Layer defaults.toml, the optional config file, PLENARY_* variables and explicit overrides (flags).
+    """Layer the model's defaults, the optional config file, PLENARY_* variables and explicit overrides (flags).
 
     Raises:
         FileNotFoundError: the config file does not exist.
         pydantic.ValidationError: a value has the wrong type or an unknown name.
     """
-    data = _defaults()
+    data: dict[str, Any] = {}
     if config_file is not None:
-        data.update(tomllib.loads(Path(config_file).read_text(encoding="utf-8")))
-    data.update(_from_env(os.environ if environ is None else environ))
+        if not Path(config_file).is_file():
+            raise FileNotFoundError(f"no config file {config_file}")
+        data.update(TomlConfigSettingsSource(Settings, Path(config_file))())
+    data.update(_Environment(Settings, os.environ if environ is None else environ)())
     data.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings.model_validate(data)
+    return Settings(**data)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def defaults_toml() -> str:
+    """config/defaults.toml: every setting with its description as help and its default, in model order."""
+    lines = [
+        "# Plenary defaults. Override with `plenary serve --config FILE` or PLENARY_<NAME> environment variables.",
+        "# Generated from config/settings.py by `make defaults` (plenary config --defaults): edit the model, not this.",
+    ]
+    lines.append("")
+    for name, field in Settings.model_fields.items():
+        if not field.description:
+            raise ValueError(f"setting {name} has no description= in config/settings.py")
+        lines.extend(textwrap.wrap(field.description, 118, initial_indent="# ", subsequent_indent="# "))
+        lines.append(f"{name} = {_toml_value(field.get_default(call_default_factory=True))}")
+    return "\n".join(lines) + "\n"
