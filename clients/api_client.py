@@ -1,4 +1,4 @@
-"""Typed client for the Plenary HTTP API; post_update retries transient failures with the same Idempotency-Key."""
+"""Typed client for the Plenary HTTP API: every write carries an Idempotency-Key, kept by its retries."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import datetime as dt
 import email.utils
 import json
 import logging
-import random
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TypeVar
 from urllib.parse import quote
@@ -21,6 +20,7 @@ from multidict import CIMultiDictProxy
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from server import models
+from server.backoff import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -100,23 +100,18 @@ class SessionList(_Answer):
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How post_update retries: capped exponential backoff with jitter, bounded by count and by time.
+    """How requests are retried: the shared Backoff, bounded by count and by time.
 
     A Retry-After from the server is honoured (waited at least), unless it would overrun ``max_seconds``.
     """
 
     max_attempts: int = 6
     max_seconds: float = 30.0
-    base_delay: float = 0.25
-    max_delay: float = 5.0
+    backoff: Backoff = field(default_factory=Backoff)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        backoff = random.uniform(backoff / 2, backoff)  # jitter, so many clients do not retry in step
-        if retry_after is not None:
-            return max(backoff, min(retry_after, self.max_seconds))
-        return backoff
+        return self.backoff.delay(attempt, None if retry_after is None else min(retry_after, self.max_seconds))
 
 
 def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
@@ -143,6 +138,13 @@ def _parse(model: type[M], data: object) -> M:
                                      f"a {model.__name__}: {exc.errors()[0]['msg']}"}) from exc  # fmt: skip
 
 
+def _retryable(exc: ApiError, method: str, *, deduplicated: bool) -> bool:
+    """Whether trying again is safe and may succeed (see ApiClient)."""
+    if deduplicated:
+        return exc.is_transient
+    return exc.status in ((429, 502, 503, 504) if method == "GET" else (429, 503))
+
+
 def _segment(value: str) -> str:
     return quote(value, safe="")
 
@@ -151,7 +153,11 @@ class ApiClient:
     """A session with one Plenary server. Use ``async with ApiClient(url, token) as api: ...``.
 
     Every method raises ApiError when the server answers with a problem, and ApiError with status 0 when
-    the server cannot be reached. Only post_update retries.
+    the server cannot be reached. Every write sends an Idempotency-Key (a fresh one per call unless given) and
+    each retry of it sends the same key. What is retried, waiting as Retry-After says or else backing off:
+    update posts on any transient failure (the server adds a post at most once per key); reads on 429, 502, 503
+    and 504; other writes on 429 and 503 (the server did not take them). A server that cannot be reached fails
+    a read or an unposted write at once.
     """
 
     def __init__(self, url: str, token: str | None = None, *, retry: RetryPolicy | None = None,
@@ -181,7 +187,40 @@ class ApiClient:
 
     async def _request(
         self, method: str, path: str, *, body: Mapping[str, object] | None = None,
-        headers: Mapping[str, str] | None = None, timeout: float | None = None,
+        idempotency_key: str | None = None, deduplicated: bool = False,
+    ) -> tuple[int, object, CIMultiDictProxy[str]]:  # fmt: skip
+        """One call, retried as the class says; a write keeps one Idempotency-Key across its attempts.
+
+        ``deduplicated``: the server applies this write at most once per key, so any transient failure is retried.
+        At most ``retry.max_attempts`` attempts within ``retry.max_seconds`` (an attempt that starts in time may
+        run a few seconds past it).
+
+        Raises:
+            ApiError: a permanent problem, or the last transient one when the retries are spent.
+        """
+        headers = {} if method == "GET" else {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            # no attempt may outlast the retry budget (but each gets a few seconds at least)
+            budget = max(self.retry.max_seconds - (time.monotonic() - started), 3.0)
+            try:
+                return await self._exchange(method, path, body=body, headers=headers,
+                                            timeout=min(self._timeout.total or budget, budget))  # fmt: skip
+            except ApiError as exc:
+                wait = self.retry.delay(attempt, exc.retry_after)
+                spent = attempt >= self.retry.max_attempts or time.monotonic() - started + wait > self.retry.max_seconds
+                if spent or not _retryable(exc, method, deduplicated=deduplicated):
+                    raise
+                what = "post" if deduplicated else f"{method} {path}"
+                logger.warning("%s failed (%s); retrying in %.1f s%s", what, exc.message, wait,
+                               "" if method == "GET" else " with the same Idempotency-Key")  # fmt: skip
+                await asyncio.sleep(wait)
+
+    async def _exchange(
+        self, method: str, path: str, *, body: Mapping[str, object] | None,
+        headers: Mapping[str, str], timeout: float,
     ) -> tuple[int, object, CIMultiDictProxy[str]]:  # fmt: skip
         """One HTTP exchange; returns (status, JSON body or None, headers) for a 2xx answer.
 
@@ -190,9 +229,7 @@ class ApiClient:
         """
         if self._session is None:
             raise RuntimeError("use 'async with ApiClient(...)'")
-        limit = (
-            self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 5.0))
-        )
+        limit = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 5.0))
         try:
             async with self._session.request(method, self.url + path, json=body, headers=headers,
                                              timeout=limit) as response:  # fmt: skip
@@ -201,8 +238,8 @@ class ApiClient:
                 content_type, reason = response.content_type, response.reason
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
             reason = str(exc) or type(exc).__name__
-            raise ApiError(UNREACHABLE, {"title": "Unreachable", "detail": f"cannot reach {self.url}: {reason}"}) \
-                from exc  # fmt: skip
+            lost = {"title": "Unreachable", "detail": f"cannot reach {self.url}: {reason}"}
+            raise ApiError(UNREACHABLE, lost) from exc
         data: object = None
         if raw and content_type in ("application/json", "application/problem+json"):
             try:
@@ -261,37 +298,14 @@ class ApiClient:
     async def post_update(
         self, event: str, body: Mapping[str, object], *, idempotency_key: str | None = None
     ) -> Update:
-        """Post an update; 201 means it is durable.
-
-        Transient failures (no answer, 429, 502, 503, 504) are retried with the same Idempotency-Key, so the
-        server adds the update at most once however many attempts reach it. Waits follow Retry-After when
-        given, else capped exponential backoff; at most ``retry.max_attempts`` attempts within
-        ``retry.max_seconds`` (an attempt that starts in time may run a few seconds past it).
+        """Post an update; 201 means it is durable. Retried on any transient failure with the same key.
 
         Raises:
             ApiError: a permanent problem, or the last transient one when the retries are spent.
         """
-        key = idempotency_key or str(uuid.uuid4())
-        path = f"/api/events/{_segment(event)}/updates"
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                # no attempt may outlast the retry budget (but each gets a few seconds at least)
-                budget = max(self.retry.max_seconds - (time.monotonic() - started), 3.0)
-                _, data, _ = await self._request("POST", path, body=body, headers={"Idempotency-Key": key},
-                                                 timeout=min(self._timeout.total or budget, budget))  # fmt: skip
-            except ApiError as exc:
-                if not exc.is_transient or attempt >= self.retry.max_attempts:
-                    raise
-                wait = self.retry.delay(attempt, exc.retry_after)
-                if time.monotonic() - started + wait > self.retry.max_seconds:
-                    raise
-                logger.warning("post failed (%s); retrying in %.1f s with the same Idempotency-Key", exc.message, wait)
-                await asyncio.sleep(wait)
-            else:
-                return _parse(Update, data)
+        _, data, _ = await self._request("POST", f"/api/events/{_segment(event)}/updates", body=body,
+                                         idempotency_key=idempotency_key, deduplicated=True)  # fmt: skip
+        return _parse(Update, data)
 
     async def edit_update(self, event: str, update: str, changes: Mapping[str, object]) -> Update:
         """Change some fields of an update (its author or an editor); the answer has ``version`` + 1."""

@@ -1,743 +1,315 @@
-"""The plenary command: parse and dispatch only; heavy imports happen inside each command."""
+"""The plenary command: flags and help (click), then dispatch to clients.commands; nothing heavy is imported here."""
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import json
-import os
 import sys
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
-if TYPE_CHECKING:
-    from clients.api_client import ApiClient, Event
-    from config.settings import Settings
+import click
 
-T = TypeVar("T")
+from clients import commands
+from clients.commands import EXIT_BAD_INPUT, EXIT_FAILED, Args, UsageError
 
-CLIENT_CONFIG = Path("plenary") / "client.toml"
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad flags or configuration: printed without a traceback, exit status 2."""
+Command = Callable[[Args], int]
+FILE = click.Path(path_type=Path)
+DAY_HELP = "the day, YYYY-MM-DD"
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    from config.settings import load_settings
+def _local(func: Command) -> Callable[..., int]:
+    """A command that runs here (serve, config, worker): its flags become the Args it is given."""
 
-    return load_settings(
-        args.config,
-        host=getattr(args, "host", None),
-        port=getattr(args, "port", None),
-        redis_url=getattr(args, "redis_url", None),
-        data_dir=getattr(args, "data_dir", None),
-        processes=getattr(args, "processes", None),
-    )
+    def run(**params: Any) -> int:
+        return func(Args(**params))
+
+    return run
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from server.__main__ import serve
+def _remote(func: Command) -> Callable[..., int]:
+    """A client command: problems are one line on stderr, exit 2 for bad input (4xx), 1 otherwise."""
 
-    return serve(_settings(args))
+    def run(**params: Any) -> int:
+        import logging
 
+        from clients.api_client import ApiError
 
-def cmd_config(args: argparse.Namespace) -> int:
-    if args.defaults:
-        from config.settings import defaults_toml
-
-        print(defaults_toml(), end="")
-        return 0
-    print(json.dumps(_settings(args).masked(), indent=2))
-    return 0
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
-    from workers.__main__ import run_worker
-
-    return run_worker(_settings(args))
-
-
-# --- where the server is ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """The server to talk to and the token to use; either may be missing."""
-
-    url: str | None
-    token: str | None
-
-
-def client_config_path(explicit: Path | None = None) -> Path:
-    """``--client-config``, else ``$XDG_CONFIG_HOME/plenary/client.toml`` (``~/.config`` by default)."""
-    if explicit is not None:
-        return explicit
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / CLIENT_CONFIG
-
-
-def resolve_target(args: argparse.Namespace) -> Target:
-    """URL and token: the flag, else PLENARY_URL / PLENARY_TOKEN, else the client config file (url, token).
-
-    Raises:
-        UsageError: an explicit --client-config file is missing, or a config file is not valid TOML.
-    """
-    import tomllib
-
-    explicit: Path | None = args.client_config
-    path = client_config_path(explicit)
-    file: dict[str, object] = {}
-    if path.exists():
+        args = Args(**{k: list(v) if isinstance(v, tuple) else v for k, v in params.items()})
+        logging.basicConfig(level=logging.WARNING, format="plenary: %(message)s", stream=sys.stderr)
         try:
-            file = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise UsageError(f"cannot read the client config {path}: {exc}") from exc
-    elif explicit is not None:
-        raise UsageError(f"no client config file {path}")
+            return func(args)
+        except UsageError as exc:
+            print(f"plenary: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except ApiError as exc:
+            print(f"plenary: error: {exc.message}", file=sys.stderr)
+            return EXIT_BAD_INPUT if 400 <= exc.status < 500 else EXIT_FAILED
+        except KeyboardInterrupt:
+            print("plenary: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # the command line never shows a traceback
+            print(f"plenary: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
 
-    def pick(flag: str | None, env: str, key: str) -> str | None:
-        value = flag or os.environ.get(env) or file.get(key)
-        return str(value) if value else None
-
-    return Target(pick(args.url, "PLENARY_URL", "url"), pick(args.token, "PLENARY_TOKEN", "token"))
-
-
-def _client(args: argparse.Namespace, *, need_token: bool = True) -> ApiClient:
-    from clients.api_client import ApiClient, RetryPolicy
-
-    target = resolve_target(args)
-    if not target.url:
-        raise UsageError(f"no server URL: pass --url, set PLENARY_URL, or put url = \"...\" in "
-                         f"{client_config_path(args.client_config)}")  # fmt: skip
-    if need_token and not target.token:
-        raise UsageError(f"no token: pass --token, set PLENARY_TOKEN, or put token = \"...\" in "
-                         f"{client_config_path(args.client_config)}")  # fmt: skip
-    retry_seconds: float | None = getattr(args, "retry_seconds", None)
-    retry = RetryPolicy(max_seconds=retry_seconds) if retry_seconds is not None else None
-    return ApiClient(target.url, target.token, retry=retry)
+    return run
 
 
-def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    import asyncio
+def _client_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--url, --token and --client-config: where the server is and who we are."""
+    for option in reversed((
+        click.option("--url", help="server URL (else PLENARY_URL, else url in the client config)"),
+        click.option("--token", help="bearer token (else PLENARY_TOKEN, else token in the client config)"),
+        click.option("--client-config", type=FILE, metavar="FILE",
+                     help="client config TOML with url and token (default ~/.config/plenary/client.toml)"),
+    )):  # fmt: skip
+        command = option(command)
+    return command
 
-    return asyncio.run(work())
+
+def _store_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Direct store access for token commands run without a server URL and token."""
+    for option in reversed((
+        click.option("--redis-url", help="work directly on this Redis instead of through the API"),
+        click.option("--data-dir", type=FILE, help="data dir of a running embedded store (default ./var)"),
+        click.option("--config", type=FILE, help="server config file (for the Redis URL, prefix, data dir)"),
+    )):  # fmt: skip
+        command = option(command)
+    return command
 
 
-def _print_json(data: object) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+def _update_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed((
+        click.option("--event", required=True, help="event id"),
+        click.option("--quote", metavar="TEXT", help="a quotation"),
+        click.option("--speaker", metavar="NAME", help="who said the --quote"),
+        click.option("--image", metavar="URL", help="an image URL (http or https)"),
+        click.option("--caption", help="the --image caption"),
+        click.option("--alt", help="the --image alternative text"),
+        click.option("--tag", multiple=True, metavar="TAG", help="a tag (repeat for more)"),
+        click.option("--at", metavar="TIME", help='when it happened: RFC 3339, or "HH:MM" (today) or '
+                     '"YYYY-MM-DD HH:MM" in the event\'s time zone'),
+    )):  # fmt: skip
+        command = option(command)
+    return command
 
 
-async def _event(api: ApiClient, event: str, cache: dict[str, Event]) -> Event:
-    if event not in cache:
-        cache[event] = await api.get_event(event)
-    return cache[event]
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+def cli() -> None:
+    """Live-blogging for conferences."""
+
+
+# --- local: the server, its settings, the worker ------------------------------------------------------
+
+
+@cli.command(help="run the server (embedded store unless a Redis URL is given)")
+@click.option("--host")
+@click.option("--port", type=int)
+@click.option("--redis-url")
+@click.option("--data-dir", type=FILE)
+@click.option("--processes", type=int)
+@click.option("--config", type=FILE)
+def serve(**params: Any) -> int:
+    return _local(commands.cmd_serve)(**params)
+
+
+@cli.command(help="print the effective settings (secrets masked)")
+@click.option("--config", type=FILE)
+@click.option("--defaults", is_flag=True, help="print config/defaults.toml as the settings model makes it")
+def config(**params: Any) -> int:
+    return _local(commands.cmd_config)(**params)
+
+
+@cli.command(help="run the reflections worker (compiles each day's reflections post)")
+@click.option("--redis-url")
+@click.option("--data-dir", type=FILE, help="use the embedded store `plenary serve` runs in this dir")
+@click.option("--config", type=FILE)
+def worker(**params: Any) -> int:
+    return _local(commands.cmd_worker)(**params)
 
 
 # --- updates ------------------------------------------------------------------------------------------
 
 
-def _text(value: str | None) -> str | None:
-    return sys.stdin.read() if value == "-" else value
-
-
-def _quote(args: argparse.Namespace) -> dict[str, object] | None:
-    if args.quote is None:
-        if args.speaker is not None:
-            raise UsageError("--speaker goes with --quote")
-        return None
-    quote: dict[str, object] = {"text": args.quote}
-    if args.speaker is not None:
-        quote["speaker"] = args.speaker
-    return quote
-
-
-def _image(args: argparse.Namespace) -> dict[str, object] | None:
-    if args.image is None:
-        if args.caption is not None or args.alt is not None:
-            raise UsageError("--caption and --alt go with --image")
-        return None
-    image: dict[str, object] = {"url": args.image}
-    if args.caption is not None:
-        image["caption"] = args.caption
-    if args.alt is not None:
-        image["alt"] = args.alt
-    return image
-
-
-async def _happened_at(api: ApiClient, event: str, value: str, cache: dict[str, Event]) -> str:
-    """--at: RFC 3339 as given; a local "HH:MM" (today) or "YYYY-MM-DD HH:MM" in the event's time zone."""
-    import datetime as dt
-
-    from clients.agenda import AgendaError, parse_moment
-
-    try:
-        moment = dt.datetime.fromisoformat(value.strip())
-        if moment.tzinfo is not None:
-            return moment.isoformat()
-    except ValueError:
-        pass
-    zone = (await _event(api, event, cache)).zone
-    try:
-        return parse_moment(value, zone, dt.datetime.now(zone).date(), what="--at").isoformat()
-    except AgendaError as exc:
-        raise UsageError(str(exc)) from exc
-
-
-def cmd_post(args: argparse.Namespace) -> int:
-    body: dict[str, object] = {"text": _text(args.text) or ""}
-    if args.session:
-        body["session"] = args.session
-    if args.key:
-        body["key"] = True
-    if args.pin:
-        body["pinned"] = True
-    if (quote := _quote(args)) is not None:
-        body["quote"] = quote
-    if (image := _image(args)) is not None:
-        body["image"] = image
-    if args.tag:
-        body["tags"] = args.tag
-
-    async def work() -> int:
-        async with _client(args) as api:
-            if args.at:
-                body["happened_at"] = await _happened_at(api, args.event, args.at, {})
-            update = await api.post_update(args.event, body, idempotency_key=args.idempotency_key)
-        print(update.id, update.seq)
-        return EXIT_OK
-
-    return _run(work)
-
-
-def cmd_edit(args: argparse.Namespace) -> int:
-    changes: dict[str, object] = {}
-    if args.text is not None:
-        changes["text"] = _text(args.text)
-    if args.key is not None:
-        changes["key"] = args.key
-    if args.pin is not None:
-        changes["pinned"] = args.pin
-    if args.session is not None:
-        changes["session"] = args.session
-    if (quote := _quote(args)) is not None:
-        changes["quote"] = quote
-    if (image := _image(args)) is not None:
-        changes["image"] = image
-    if args.tag:
-        changes["tags"] = args.tag
-    if args.version is not None:
-        changes["version"] = args.version
-    for name in args.clear or []:
-        if name in changes:
-            raise UsageError(f"--clear {name} and a new {name} at once")
-        changes[name] = [] if name == "tags" else None
-
-    async def work() -> int:
-        async with _client(args) as api:
-            if args.at:
-                changes["happened_at"] = await _happened_at(api, args.event, args.at, {})
-            if not changes:
-                raise UsageError("nothing to change: give --text, --key/--no-key, --session, --quote, ...")
-            update = await api.edit_update(args.event, args.id, changes)
-        print(update.id, f"version {update.version}")
-        return EXIT_OK
-
-    return _run(work)
-
-
-def cmd_delete(args: argparse.Namespace) -> int:
-    async def work() -> int:
-        async with _client(args) as api:
-            await api.delete_update(args.event, args.id)
-        print(f"deleted {args.id}")
-        return EXIT_OK
-
-    return _run(work)
-
-
-# --- tokens -------------------------------------------------------------------------------------------
-
-
-def _store_url(args: argparse.Namespace) -> tuple[str, Settings] | None:
-    """The Redis URL for direct store access: --redis-url, else the settings' URL, else a running embedded store."""
-    from server.embedded import running_url
-
-    settings = _settings(args)
-    url = settings.redis_url or running_url(settings.data_dir)
-    return (url, settings) if url else None
-
-
-def _direct(args: argparse.Namespace) -> tuple[str, Settings] | None:
-    """Where to create or revoke a token directly in the store, or None to use the HTTP API."""
-    target = resolve_target(args)
-    if args.redis_url or not (target.url and target.token):
-        found = _store_url(args)
-        if found is None:
-            raise UsageError("no server: set --url and --token (or PLENARY_URL and PLENARY_TOKEN), or pass "
-                             "--redis-url, or run this in the directory where `plenary serve` keeps its data "
-                             "(--data-dir)")  # fmt: skip
-        return found
-    return None
-
-
-def cmd_token_create(args: argparse.Namespace) -> int:
-    import secrets
-
-    name: str = args.name or f"{args.role}-{secrets.token_hex(3)}"
-    events: list[str] = args.event or []
-    direct = _direct(args)
-
-    async def via_store(url: str, settings: Settings) -> str:
-        from pydantic import ValidationError
-
-        from server.auth import digest, new_token
-        from server.errors import PlenaryError
-        from server.models import TokenCreate, TokenInfo
-        from server.redis_store import RedisStore
-
-        try:
-            body = TokenCreate(name=name, role=args.role, events=events)
-        except ValidationError as exc:
-            error = exc.errors(include_url=False)[0]
-            raise UsageError(f"{'.'.join(map(str, error['loc']))}: {error['msg']}") from exc
-        store = await RedisStore.from_settings(settings, url)
-        try:
-            await store.check_durability()
-            token = new_token()
-            await store.create_token(TokenInfo(name=body.name, role=body.role, events=body.events), digest(token))
-        except PlenaryError as exc:
-            if exc.status < 500:
-                raise UsageError(exc.detail) from exc
-            raise RuntimeError(exc.detail) from exc
-        finally:
-            await store.aclose()
-        return token
-
-    async def via_api() -> str:
-        async with _client(args) as api:
-            return (await api.create_token(name, args.role, events)).token
-
-    token = _run(lambda: via_store(*direct)) if direct is not None else _run(via_api)
-    scope = f" on {', '.join(events)}" if events else ""
-    print(f"token {name!r} ({args.role}{scope}) created; it is shown only this once:", file=sys.stderr)
-    print(token)
-    return EXIT_OK
-
-
-def cmd_token_revoke(args: argparse.Namespace) -> int:
-    direct = _direct(args)
-
-    async def via_store(url: str, settings: Settings) -> None:
-        from server.redis_store import RedisStore
-
-        store = await RedisStore.from_settings(settings, url)
-        try:
-            await store.check_durability()
-            if not await store.revoke_token(args.name):
-                raise UsageError(f"no token named {args.name!r}")
-        finally:
-            await store.aclose()
-
-    async def via_api() -> None:
-        async with _client(args) as api:
-            await api.revoke_token(args.name)
-
-    if direct is not None:
-        _run(lambda: via_store(*direct))
-    else:
-        _run(via_api)
-    print(f"revoked {args.name!r}")
-    return EXIT_OK
-
-
-# --- events and agenda --------------------------------------------------------------------------------
-
-
-def cmd_event_create(args: argparse.Namespace) -> int:
-    body: dict[str, object] = {"id": args.id, "title": args.title, "timezone": args.timezone,
-                               "starts_on": args.starts_on, "ends_on": args.ends_on or args.starts_on}  # fmt: skip
-    if args.venue is not None:
-        body["venue"] = args.venue
-    if args.blog_title is not None:
-        body["blog_title"] = args.blog_title
-
-    async def work() -> int:
-        async with _client(args) as api:
-            event = await api.create_event(body)
-        print(f"created event {event.id}: {', '.join(day.isoformat() for day in event.days)} ({event.timezone})")
-        return EXIT_OK
-
-    return _run(work)
-
-
-def cmd_event_show(args: argparse.Namespace) -> int:
-    async def work() -> int:
-        async with _client(args, need_token=False) as api:
-            event = await api.get_event(args.id)
-            sessions = await api.list_sessions(args.id) if args.sessions else None
-        data: dict[str, object] = event.model_dump(mode="json")
-        if sessions is not None:
-            data["sessions"] = [session.model_dump(mode="json") for session in sessions]
-        _print_json(data)
-        return EXIT_OK
-
-    return _run(work)
-
-
-def cmd_event_list(args: argparse.Namespace) -> int:
-    async def work() -> int:
-        async with _client(args, need_token=False) as api:
-            events = await api.list_events()
-        for event in events:
-            print(f"{event.id}\t{event.starts_on}..{event.ends_on}\t{event.title}")
-        return EXIT_OK
-
-    return _run(work)
-
-
-def cmd_agenda_import(args: argparse.Namespace) -> int:
-    from clients.agenda import AgendaError, build_sessions, read_agenda
-
-    try:
-        data = read_agenda(args.file)
-    except AgendaError as exc:
-        raise UsageError(str(exc)) from exc
-
-    async def work() -> int:
-        async with _client(args, need_token=not args.dry_run) as api:
-            event = await api.get_event(args.event)
-            try:
-                requests = build_sessions(data, event)
-            except AgendaError as exc:
-                raise UsageError(f"{args.file}: {exc}") from exc
-            if args.dry_run:
-                _print_json({request.id: request.body for request in requests})
-                return EXIT_OK
-            created = 0
-            for request in requests:
-                try:
-                    _session, is_new = await api.put_session(event.id, request.id, request.body)
-                except Exception:
-                    done = requests.index(request)
-                    print(f"plenary: stopped at session {request.id!r} ({done} of {len(requests)} imported)",
-                          file=sys.stderr)  # fmt: skip
-                    raise
-                created += is_new
-                print(f"{'created' if is_new else 'updated'} {request.id}\t{request.body['starts_at']}\t"
-                      f"{request.title}")  # fmt: skip
-        print(f"{len(requests)} sessions: {created} created, {len(requests) - created} updated", file=sys.stderr)
-        return EXIT_OK
-
-    return _run(work)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from clients.demo import DemoError, replay
-    from clients.demo_day import EVENT
-
-    target = resolve_target(args)
-    if not (target.url and target.token):
-        raise UsageError("the demo needs a server URL and an admin token (--url/--token or PLENARY_URL/PLENARY_TOKEN)")
-    try:
-        ids = _run(lambda: replay(target.url or "", target.token or "", speed=args.speed,
-                                  progress=lambda line: print(line, flush=True)))  # fmt: skip
-    except DemoError as exc:
-        print(f"plenary: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"{len(ids)} updates posted; open {(target.url or '').rstrip('/')}/events/{EVENT['id']}")
-    return EXIT_OK
-
-
-def _day(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise UsageError(f"--day: expected YYYY-MM-DD, got {value!r}") from exc
-
-
-def cmd_reflections_compile(args: argparse.Namespace) -> int:
-    import asyncio
-
-    day = _day(args.day)
-
-    async def work() -> int:
-        async with _client(args) as api:
-            queued = await api.compile_reflections(args.event, day, replace=args.replace)
-            if args.no_wait:
-                print(f"queued {queued.get('job')}")
-                return EXIT_OK
-            async with asyncio.timeout(args.wait_seconds):
-                while True:
-                    post = await api.get_reflections(args.event, day)
-                    if post.get("status") != "compiling":
-                        break
-                    await asyncio.sleep(0.5)
-            print(f"{post.get('status')} v{post.get('version')}: {post.get('title')}")
-            return EXIT_OK
-
-    return _run(work)
-
-
-def cmd_reflections_show(args: argparse.Namespace) -> int:
-    day = _day(args.day)
-
-    async def work() -> int:
-        async with _client(args, need_token=False) as api:
-            post = await api.get_reflections(args.event, day)
-        if args.json:
-            _print_json(post)
-        else:
-            print(f"# {post.get('title')}  [{post.get('status')}, version {post.get('version')}]\n")
-            print(post.get("markdown") or post.get("html") or "")
-        return EXIT_OK
-
-    return _run(work)
-
-
-def cmd_reflections_edit(args: argparse.Namespace) -> int:
-    """Open $EDITOR on the draft's Markdown and save it with the version that was read."""
-    import shlex
-    import subprocess
-    import tempfile
-
-    from clients.api_client import ApiError
-
-    day = _day(args.day)
-    post = _run(lambda: _with_client(args, lambda api: api.get_reflections(args.event, day)))
-    version = int(str(post.get("version", 0)))
-    original = str(post.get("markdown") or "")
-    with tempfile.NamedTemporaryFile("w", suffix=".md", prefix=f"{args.event}-{day}-", delete=False) as handle:
-        handle.write(original)
-        path = Path(handle.name)
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    if subprocess.run([*shlex.split(editor), str(path)], check=False).returncode != 0:
-        raise UsageError(f"the editor {editor!r} failed; your text is in {path}")
-    edited = path.read_text(encoding="utf-8")
-    if edited == original:
-        print("no changes")
-        path.unlink()
-        return EXIT_OK
-    try:
-        saved = _run(lambda: _with_client(args, lambda api: api.save_reflections(args.event, day, edited, version)))
-    except ApiError as exc:
-        if exc.status == 409:
-            print(f"plenary: error: someone saved a newer version while you edited version {version}; nothing "
-                  f"was overwritten. Your text is kept in {path}: run `plenary reflections show` to see theirs, "
-                  f"then edit again.", file=sys.stderr)  # fmt: skip
-            return EXIT_BAD_INPUT
-        raise
-    path.unlink()
-    print(f"saved version {saved.get('version')}")
-    return EXIT_OK
-
-
-def cmd_reflections_publish(args: argparse.Namespace) -> int:
-    day = _day(args.day)
-    post = _run(lambda: _with_client(args, lambda api: api.publish_reflections(args.event, day)))
-    target = resolve_target(args)
-    print(f"published: {(target.url or '').rstrip('/')}{post.get('url')}")
-    return EXIT_OK
-
-
-async def _with_client(args: argparse.Namespace, call: Callable[[ApiClient], Coroutine[Any, Any, T]]) -> T:
-    async with _client(args) as api:
-        return await call(api)
-
-
-# --- the parser ---------------------------------------------------------------------------------------
-
-
-def _client_flags() -> argparse.ArgumentParser:
-    flags = argparse.ArgumentParser(add_help=False)
-    group = flags.add_argument_group("server")
-    group.add_argument("--url", help="server URL (else PLENARY_URL, else url in the client config)")
-    group.add_argument("--token", help="bearer token (else PLENARY_TOKEN, else token in the client config)")
-    group.add_argument(
-        "--client-config",
-        type=Path,
-        metavar="FILE",
-        help="client config TOML with url and token (default ~/.config/plenary/client.toml)",
-    )
-    return flags
-
-
-def _update_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--event", required=True, help="event id")
-    parser.add_argument("--quote", metavar="TEXT", help="a quotation")
-    parser.add_argument("--speaker", metavar="NAME", help="who said the --quote")
-    parser.add_argument("--image", metavar="URL", help="an image URL (http or https)")
-    parser.add_argument("--caption", help="the --image caption")
-    parser.add_argument("--alt", help="the --image alternative text")
-    parser.add_argument("--tag", action="append", metavar="TAG", help="a tag (repeat for more)")
-    parser.add_argument(
-        "--at",
-        metavar="TIME",
-        help='when it happened: RFC 3339, or "HH:MM" (today) or "YYYY-MM-DD HH:MM" in the event\'s time zone',
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="plenary", description="Live-blogging for conferences.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    client = _client_flags()
-
-    serve = sub.add_parser("serve", help="run the server (embedded store unless a Redis URL is given)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--redis-url")
-    serve.add_argument("--data-dir", type=Path)
-    serve.add_argument("--processes", type=int)
-    serve.add_argument("--config", type=Path)
-    serve.set_defaults(func=cmd_serve)
-
-    config = sub.add_parser("config", help="print the effective settings (secrets masked)")
-    config.add_argument("--config", type=Path)
-    config.add_argument("--defaults", action="store_true", help="print config/defaults.toml as the model makes it")
-    config.set_defaults(func=cmd_config)
-
-    worker = sub.add_parser("worker", help="run the reflections worker (compiles each day's reflections post)")
-    worker.add_argument("--redis-url")
-    worker.add_argument("--data-dir", type=Path, help="use the embedded store `plenary serve` runs in this dir")
-    worker.add_argument("--config", type=Path)
-    worker.set_defaults(func=cmd_worker)
-
-    post = sub.add_parser("post", parents=[client], help="post an update; prints its id and seq")
-    post.add_argument("text", nargs="?", default="", help='the text ("-" reads it from standard input)')
-    _update_flags(post)
-    post.add_argument("--session", help="session id")
-    post.add_argument("--key", action="store_true", help="mark it a key update")
-    post.add_argument("--pin", action="store_true", help="pin it (editors)")
-    post.add_argument("--idempotency-key", metavar="KEY", help="default: a fresh UUID, reused by every retry")
-    post.add_argument("--retry-seconds", type=float, metavar="S", help="give up retrying after S seconds (30)")
-    post.set_defaults(func=cmd_post)
-
-    edit = sub.add_parser("edit", parents=[client], help="change an update; prints its id and new version")
-    edit.add_argument("id", help="update id")
-    _update_flags(edit)
-    edit.add_argument("--text", help='new text ("-" reads it from standard input)')
-    edit.add_argument("--session", help="move it to this session")
-    edit.add_argument("--key", action=argparse.BooleanOptionalAction, help="mark or unmark it as key")
-    edit.add_argument("--pin", action=argparse.BooleanOptionalAction, help="pin or unpin it (editors)")
-    edit.add_argument("--clear", action="append", choices=("session", "quote", "image", "tags"),
-                      help="remove a field (repeat for more)")  # fmt: skip
-    edit.add_argument("--version", type=int, help="fail with a conflict unless the update is at this version")
-    edit.set_defaults(func=cmd_edit)
-
-    delete = sub.add_parser("delete", parents=[client], help="delete an update")
-    delete.add_argument("id", help="update id")
-    delete.add_argument("--event", required=True, help="event id")
-    delete.set_defaults(func=cmd_delete)
-
-    token = sub.add_parser("token", help="create or revoke tokens").add_subparsers(dest="action", required=True)
-    store_flags = argparse.ArgumentParser(add_help=False)
-    group = store_flags.add_argument_group("store (without a server URL and token)")
-    group.add_argument("--redis-url", help="work directly on this Redis instead of through the API")
-    group.add_argument("--data-dir", type=Path, help="data dir of a running embedded store (default ./var)")
-    group.add_argument("--config", type=Path, help="server config file (for the Redis URL, prefix, data dir)")
-    create = token.add_parser("create", parents=[client, store_flags], help="create a token; prints it once")
-    create.add_argument("--name", help="unique name, also the author name of its updates (default ROLE-xxxxxx)")
-    create.add_argument("--role", required=True, choices=("admin", "editor", "reporter"))
-    create.add_argument("--event", action="append", metavar="EVENT", help="an event it may act on (repeat)")
-    create.set_defaults(func=cmd_token_create)
-    revoke = token.add_parser("revoke", parents=[client, store_flags], help="revoke a token at once")
-    revoke.add_argument("name")
-    revoke.set_defaults(func=cmd_token_revoke)
-
-    event = sub.add_parser("event", help="create, show or list events").add_subparsers(dest="action", required=True)
-    create = event.add_parser("create", parents=[client], help="create an event")
-    create.add_argument("--id", required=True, help="slug, e.g. socitm-2011")
-    create.add_argument("--title", required=True)
-    create.add_argument("--venue")
-    create.add_argument("--timezone", default="UTC", help="IANA time zone, e.g. Europe/London (default UTC)")
-    create.add_argument("--starts-on", required=True, metavar="YYYY-MM-DD")
-    create.add_argument("--ends-on", metavar="YYYY-MM-DD", help="default: the --starts-on day")
-    create.add_argument("--blog-title")
-    create.set_defaults(func=cmd_event_create)
-    show = event.add_parser("show", parents=[client], help="print an event (JSON) with its days")
-    show.add_argument("id")
-    show.add_argument("--sessions", action="store_true", help="include its sessions")
-    show.set_defaults(func=cmd_event_show)
-    listing = event.add_parser("list", parents=[client], help="list events")
-    listing.set_defaults(func=cmd_event_list)
-
-    demo = sub.add_parser("demo", parents=[client], help="create the sample event and replay its day (admin token)")
-    demo.add_argument("--speed", type=float, default=0.0, help="script seconds per real second (0: at once)")
-    demo.set_defaults(func=cmd_demo)
-
-    reflections = sub.add_parser("reflections", help="compile, show, edit and publish a day's reflections post")
-    actions = reflections.add_subparsers(dest="action", required=True)
-    for name, func, helptext in (
-        ("compile", cmd_reflections_compile, "queue a compile of the day's draft and wait for it"),
-        ("show", cmd_reflections_show, "print the draft (editor token) or the published post"),
-        ("edit", cmd_reflections_edit, "edit the draft's Markdown in $EDITOR; a stale save is refused"),
-        ("publish", cmd_reflections_publish, "publish the draft and broadcast it to readers"),
-    ):
-        action = actions.add_parser(name, parents=[client], help=helptext)
-        action.add_argument("--event", required=True, help="event id")
-        action.add_argument("--day", required=True, help="the day, YYYY-MM-DD")
-        action.set_defaults(func=func)
-        if name == "compile":
-            action.add_argument("--replace", action="store_true", help="recompile over an editor's changes")
-            action.add_argument("--no-wait", action="store_true", help="return once the compile is queued")
-            action.add_argument("--wait-seconds", type=float, default=60.0, help="how long to wait for it")
-        if name == "show":
-            action.add_argument("--json", action="store_true", help="print the whole answer as JSON")
-
-    # listed for --help only: main() hands `plenary bench ...` to clients.bench, which parses its own flags
-    sub.add_parser("bench", add_help=False, help="load generator: readers, publisher, latency (see bench --help)")
-
-    agenda = sub.add_parser("agenda", help="import an agenda").add_subparsers(dest="action", required=True)
-    imports = agenda.add_parser("import", parents=[client],
-                                help="create or update sessions from a TOML or YAML agenda")  # fmt: skip
-    imports.add_argument("file", type=Path)
-    imports.add_argument("--event", required=True, help="event id")
-    imports.add_argument("--dry-run", action="store_true", help="check the file and print the sessions; send nothing")
-    imports.set_defaults(func=cmd_agenda_import)
-    return parser
-
-
-_LOCAL = ("serve", "config", "worker")
+@cli.command(help='post an update of TEXT ("-" reads it from standard input); prints its id and seq')
+@click.argument("text", required=False, default="")
+@_update_flags
+@click.option("--session", help="session id")
+@click.option("--key", is_flag=True, help="mark it a key update")
+@click.option("--pin", is_flag=True, help="pin it (editors)")
+@click.option("--idempotency-key", metavar="KEY", help="default: a fresh UUID, reused by every retry")
+@click.option("--retry-seconds", type=float, metavar="S", help="give up retrying after S seconds (30)")
+@_client_flags
+def post(**params: Any) -> int:
+    return _remote(commands.cmd_post)(**params)
+
+
+@cli.command(help="change an update; prints its id and new version")
+@click.argument("id")
+@_update_flags
+@click.option("--text", help='new text ("-" reads it from standard input)')
+@click.option("--session", help="move it to this session")
+@click.option("--key/--no-key", default=None, help="mark or unmark it as key")
+@click.option("--pin/--no-pin", default=None, help="pin or unpin it (editors)")
+@click.option("--clear", multiple=True, type=click.Choice(("session", "quote", "image", "tags")),
+              help="remove a field (repeat for more)")  # fmt: skip
+@click.option("--version", type=int, help="fail with a conflict unless the update is at this version")
+@_client_flags
+def edit(**params: Any) -> int:
+    return _remote(commands.cmd_edit)(**params)
+
+
+@cli.command(help="delete an update")
+@click.argument("id")
+@click.option("--event", required=True, help="event id")
+@_client_flags
+def delete(**params: Any) -> int:
+    return _remote(commands.cmd_delete)(**params)
+
+
+# --- tokens, events, agenda, demo ---------------------------------------------------------------------
+
+
+@cli.group(help="create or revoke tokens")
+def token() -> None:
+    pass
+
+
+@token.command("create", help="create a token; prints it once")
+@click.option("--name", help="unique name, also the author name of its updates (default ROLE-xxxxxx)")
+@click.option("--role", required=True, type=click.Choice(("admin", "editor", "reporter")))
+@click.option("--event", multiple=True, metavar="EVENT", help="an event it may act on (repeat)")
+@_client_flags
+@_store_flags
+def token_create(**params: Any) -> int:
+    return _remote(commands.cmd_token_create)(**params)
+
+
+@token.command("revoke", help="revoke a token at once")
+@click.argument("name")
+@_client_flags
+@_store_flags
+def token_revoke(**params: Any) -> int:
+    return _remote(commands.cmd_token_revoke)(**params)
+
+
+@cli.group(help="create, show or list events")
+def event() -> None:
+    pass
+
+
+@event.command("create", help="create an event")
+@click.option("--id", required=True, help="slug, e.g. socitm-2011")
+@click.option("--title", required=True)
+@click.option("--venue")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone, e.g. Europe/London")
+@click.option("--starts-on", required=True, metavar="YYYY-MM-DD")
+@click.option("--ends-on", metavar="YYYY-MM-DD", help="default: the --starts-on day")
+@click.option("--blog-title")
+@_client_flags
+def event_create(**params: Any) -> int:
+    return _remote(commands.cmd_event_create)(**params)
+
+
+@event.command("show", help="print an event (JSON) with its days")
+@click.argument("id")
+@click.option("--sessions", is_flag=True, help="include its sessions")
+@_client_flags
+def event_show(**params: Any) -> int:
+    return _remote(commands.cmd_event_show)(**params)
+
+
+@event.command("list", help="list events")
+@_client_flags
+def event_list(**params: Any) -> int:
+    return _remote(commands.cmd_event_list)(**params)
+
+
+@cli.group(help="import an agenda")
+def agenda() -> None:
+    pass
+
+
+@agenda.command("import", help="create or update sessions from a TOML or YAML agenda")
+@click.argument("file", type=FILE)
+@click.option("--event", required=True, help="event id")
+@click.option("--dry-run", is_flag=True, help="check the file and print the sessions; send nothing")
+@_client_flags
+def agenda_import(**params: Any) -> int:
+    return _remote(commands.cmd_agenda_import)(**params)
+
+
+@cli.command(help="create the sample event and replay its day (admin token)")
+@click.option("--speed", type=float, default=0.0, help="script seconds per real second (0: at once)")
+@_client_flags
+def demo(**params: Any) -> int:
+    return _remote(commands.cmd_demo)(**params)
+
+
+# --- reflections --------------------------------------------------------------------------------------
+
+
+@cli.group(help="compile, show, edit and publish a day's reflections post")
+def reflections() -> None:
+    pass
+
+
+def _day_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--day", required=True, help=DAY_HELP)(command)
+    return click.option("--event", required=True, help="event id")(command)
+
+
+@reflections.command("compile", help="queue a compile of the day's draft and wait for it")
+@_day_flags
+@click.option("--replace", is_flag=True, help="recompile over an editor's changes")
+@click.option("--no-wait", is_flag=True, help="return once the compile is queued")
+@click.option("--wait-seconds", type=float, default=60.0, help="how long to wait for it")
+@_client_flags
+def reflections_compile(**params: Any) -> int:
+    return _remote(commands.cmd_reflections_compile)(**params)
+
+
+@reflections.command("show", help="print the draft (editor token) or the published post")
+@_day_flags
+@click.option("--json", is_flag=True, help="print the whole answer as JSON")
+@_client_flags
+def reflections_show(**params: Any) -> int:
+    return _remote(commands.cmd_reflections_show)(**params)
+
+
+@reflections.command("edit", help="edit the draft's Markdown in $EDITOR; a stale save is refused")
+@_day_flags
+@_client_flags
+def reflections_edit(**params: Any) -> int:
+    return _remote(commands.cmd_reflections_edit)(**params)
+
+
+@reflections.command("publish", help="publish the draft and broadcast it to readers")
+@_day_flags
+@_client_flags
+def reflections_publish(**params: Any) -> int:
+    return _remote(commands.cmd_reflections_publish)(**params)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": []},
+             help="load generator: readers, publisher, latency (see bench --help)")  # fmt: skip
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+def bench(argv: tuple[str, ...]) -> int:
+    from clients.bench import main as bench_main
+
+    return bench_main(list(argv))
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:  # the load generator parses its own flags
-        from clients.bench import main as bench_main
-
-        return bench_main(argv[1:])
-    args = build_parser().parse_args(argv)
-    if args.command in _LOCAL:
-        result: int = args.func(args)
-        return result
-    return _client_main(args)
-
-
-def _client_main(args: argparse.Namespace) -> int:
-    """Run a client command: problems are one line on stderr, exit 2 for bad input (4xx), 1 otherwise."""
-    import logging
-
-    from clients.api_client import ApiError
-
-    logging.basicConfig(level=logging.WARNING, format="plenary: %(message)s", stream=sys.stderr)
+    """Run ``plenary ARGV``; returns the exit status (2 for bad flags, as for bad input)."""
     try:
-        code: int = args.func(args)
-        return code
-    except UsageError as exc:
-        print(f"plenary: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ApiError as exc:
-        print(f"plenary: error: {exc.message}", file=sys.stderr)
-        return EXIT_BAD_INPUT if 400 <= exc.status < 500 else EXIT_FAILED
-    except KeyboardInterrupt:
+        code = cli.main(args=sys.argv[1:] if argv is None else argv, prog_name="plenary", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
         print("plenary: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # the command line never shows a traceback
-        print(f"plenary: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

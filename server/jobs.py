@@ -12,6 +12,7 @@ from aiohttp import web
 
 from config.settings import Settings
 from server.appkeys import QUEUE, SETTINGS
+from server.backoff import Backoff
 from server.errors import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -61,19 +62,21 @@ async def _supervise(settings: Settings) -> None:
     """Run an arq worker; when it stops on an error (Redis down), start a fresh one after a backoff."""
     from workers.queue import make_worker
 
-    delay = 1.0
+    backoff = Backoff(base=1.0, cap=30.0, jitter=False)
+    attempt = 0
     while True:
+        attempt += 1
         worker = make_worker(settings, handle_signals=False)
         try:
             await worker.main()
             return
         except Exception as exc:  # the task boundary: log once, retry
-            logger.warning("reflections worker stopped (%s: %s); restarting in %.0f s", type(exc).__name__, exc, delay)
+            wait = backoff.delay(attempt)
+            logger.warning("reflections worker stopped (%s: %s); restarting in %.0f s", type(exc).__name__, exc, wait)
         finally:
             with contextlib.suppress(Exception):
                 await worker.close()
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 30.0)
+        await asyncio.sleep(wait)
 
 
 async def worker_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -93,10 +93,12 @@ def put_session(live_server: LiveServer, home: Path, session: str = "opening") -
 
 def test_help_imports_nothing_heavy() -> None:
     heavy = ("aiohttp", "pydantic", "redis", "yaml", "server.models")
-    code = "import sys, clients.cli; clients.cli.build_parser().format_help(); "
+    code = "import sys, clients.cli\nfor argv in (['--help'], ['post', '--help'], ['token', 'create', '--help']):\n"
+    code += "    assert clients.cli.main(argv) == 0\n"
     code += f"print([m for m in {heavy} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
-    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    assert done.returncode == 0 and "--idempotency-key" in done.stdout, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "[]", done.stdout + done.stderr
 
 
 def test_reporter_posts_edits_and_deletes(live_server: LiveServer, tmp_path: Path) -> None:
@@ -237,21 +239,22 @@ class FlakyProxy:
     """Forwards to the server, but loses the answer to the first post (dropped connection) and answers the
     second with a bare 503 and Retry-After: 1, as a load balancer might."""
 
-    def __init__(self, upstream: str, script: list[str]) -> None:
+    def __init__(self, upstream: str, script: list[str], watch: tuple[str, str] = ("POST", "/updates")) -> None:
         self.upstream = upstream
-        self.script = script  # per post: "drop" (forward, then cut the connection), "503", or "forward"
+        self.script = script  # per watched write: "drop" (forward, then cut the connection), "503", "429", "forward"
+        self.watch = watch  # (method, path suffix) of the writes the script applies to
         self.keys: list[str | None] = []
         self.times: list[float] = []
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         step = "forward"
-        if request.method == "POST" and request.path.endswith("/updates"):
+        if request.method == self.watch[0] and request.path.endswith(self.watch[1]):
             self.keys.append(request.headers.get("Idempotency-Key"))
             self.times.append(time.monotonic())
             step = self.script[len(self.keys) - 1] if len(self.keys) <= len(self.script) else self.script[-1]
-        if step == "503":
-            return web.Response(status=503, text="Service Unavailable", headers={"Retry-After": "1"})
+        if step in ("503", "429"):
+            return web.Response(status=int(step), text="Not now", headers={"Retry-After": "1"})
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         async with (
             aiohttp.ClientSession() as session,
@@ -267,8 +270,8 @@ class FlakyProxy:
 
 @pytest.fixture
 async def flaky(live_server: LiveServer) -> Any:
-    async def start(script: list[str]) -> tuple[str, FlakyProxy]:
-        proxy = FlakyProxy(live_server.url, script)
+    async def start(script: list[str], watch: tuple[str, str] = ("POST", "/updates")) -> tuple[str, FlakyProxy]:
+        proxy = FlakyProxy(live_server.url, script, watch)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", proxy.handle)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -316,10 +319,29 @@ async def test_post_retries_with_the_same_idempotency_key(live_server: LiveServe
     code, out, err = await cli_async("post", "never", "--event", "socitm-2011", *AT, "--retry-seconds", "1.5",
                                      env={**env, "PLENARY_URL": url})  # fmt: skip
     assert code == 1 and out == ""
-    assert "Service Unavailable" in err.splitlines()[-1] and "503" in err.splitlines()[-1]
+    assert "Not now" in err.splitlines()[-1] and "503" in err.splitlines()[-1]
     assert len(proxy.keys) == 2 and len(set(proxy.keys)) == 1  # Retry-After: 1 leaves room for one retry in 1.5 s
     assert time.monotonic() - started < 10
     assert len(get_json(f"{live_server.url}/api/events/socitm-2011/updates")["updates"]) == 1
+
+
+async def test_every_write_sends_a_key_and_waits_as_retry_after_says(
+    live_server: LiveServer, flaky: Any, tmp_path: Path
+) -> None:
+    env = api_reporter(live_server, tmp_path)
+    update_id, _ = (await cli_async("post", "first", "--event", "socitm-2011", *AT, env=env))[1].split()
+    url, proxy = await flaky(["429", "forward"], watch=("PATCH", update_id))
+    code, out, err = await cli_async("edit", update_id, "--event", "socitm-2011", "--text", "second",
+                                     env={**env, "PLENARY_URL": url})  # fmt: skip
+    assert code == 0 and out.split() == [update_id, "version", "2"], err
+    assert len(proxy.keys) == 2 and proxy.keys[0] and proxy.keys[0] == proxy.keys[1], proxy.keys
+    assert proxy.times[1] - proxy.times[0] >= 0.95 and "429" in err  # Retry-After: 1 was honoured
+
+    # a write that may have been applied is not blindly repeated: a cut connection fails the edit
+    url, proxy = await flaky(["drop"], watch=("PATCH", update_id))
+    code, _, err = await cli_async("edit", update_id, "--event", "socitm-2011", "--text", "third",
+                                   env={**env, "PLENARY_URL": url})  # fmt: skip
+    assert code == 1 and len(proxy.keys) == 1 and "cannot reach" in err
 
 
 # --- plenary serve on an empty data dir ---------------------------------------------------------------

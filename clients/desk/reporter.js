@@ -2,7 +2,7 @@
 // Every post is written to the outbox (localStorage) with its Idempotency-Key and happened_at the moment the
 // reporter presses Post; it leaves the outbox only when the server answers 201, so nothing is lost or doubled.
 
-import { LiveFeed, clock, headline, renderUpdate } from "./reader.js";
+import { LiveFeed, backoffDelay, clock, headline, renderUpdate } from "./reader.js";
 import { $, Auth, announcer, el, localParts, randomKey, readConfig, signInFlow } from "./desk-common.js";
 
 const MAX_TEXT = 10000;
@@ -108,9 +108,8 @@ class Outbox {
         continue;
       }
       const attempts = next.attempts + 1;
-      const retryAfter = Number(result?.headers?.get("Retry-After"));
-      const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempts, 10));
-      const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : Math.random() * ceiling;
+      const wait = backoffDelay(attempts, { baseMs: BACKOFF_BASE_MS, capMs: BACKOFF_CAP_MS,
+        retryAfter: result?.headers?.get("Retry-After") ?? null });
       this.update(next.key, { sending: false, attempts, nextAt: Date.now() + Math.max(250, wait),
         problem: result ? result.detail : (navigator.onLine === false ? "offline" : "no answer from the server") });
       return;
@@ -447,7 +446,7 @@ async function loadList() {
 async function loadListRetrying(tries) {
   for (let attempt = 0; attempt < tries; attempt += 1) {
     try { return (await loadList()) ?? null; } catch { /* retried below */ }
-    if (attempt + 1 < tries) await new Promise((r) => { setTimeout(r, Math.min(BACKOFF_CAP_MS, 500 * 2 ** attempt)); });
+    if (attempt + 1 < tries) await new Promise((r) => { setTimeout(r, backoffDelay(attempt, { baseMs: 500, capMs: BACKOFF_CAP_MS })); });
   }
   return null;
 }

@@ -241,6 +241,17 @@ export function renderUpdate(update, ctx) {
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 15000;
 const SLOW_READER = 4008;
+
+/**
+ * The one backoff of the browser code: a random wait up to min(capMs, baseMs * 2 ** attempt) (full jitter,
+ * attempt counted from 0), or the server's Retry-After seconds when it gave them.
+ */
+export function backoffDelay(attempt, { baseMs = BACKOFF_BASE_MS, capMs = BACKOFF_CAP_MS, retryAfter = null } = {}) {
+  const seconds = Number(retryAfter);
+  if (retryAfter !== null && Number.isFinite(seconds) && seconds > 0) return seconds * 1000;
+  return Math.random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
+}
+
 const TYPES = ["update", "edit", "delete", "session", "reflections", "resync"];
 
 /**
@@ -304,10 +315,10 @@ export class LiveFeed {
     this.close();
     if (this.stopped) return;
     this.onStatus(navigator.onLine === false ? "offline" : "reconnecting");
-    const ceiling = soon ? 250 : Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempts);
+    const wait = soon ? Math.random() * 250 : backoffDelay(this.attempts);
     if (!soon) this.attempts += 1;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.connect(), Math.random() * ceiling);
+    this.timer = setTimeout(() => this.connect(), wait);
   }
 
   /**
@@ -564,7 +575,7 @@ export function startReader(config) {
         return position ?? updates.at(-1)?.seq ?? null;
       } catch (err) {
         console.warn("plenary: reload failed", err);
-        await new Promise((r) => { setTimeout(r, Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt)); });
+        await new Promise((r) => { setTimeout(r, backoffDelay(attempt)); });
       }
     }
   }
