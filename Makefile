@@ -16,17 +16,17 @@ serve: $(STAMP)
 	$(VENV)/bin/plenary serve
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check server workers clients config tests
+	$(VENV)/bin/ruff check server workers clients config bench tests
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check server workers clients config tests
-	$(VENV)/bin/ruff format --check server workers clients config tests
+	$(VENV)/bin/ruff check server workers clients config bench tests
+	$(VENV)/bin/ruff format --check server workers clients config bench tests
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
-	$(VENV)/bin/plenary bench --matrix
+	$(PY) -m bench --matrix
 
 defaults: $(STAMP)
 	$(VENV)/bin/plenary config --defaults > config/defaults.toml

@@ -294,7 +294,14 @@ def reflections_publish(**params: Any) -> int:
              help="load generator: readers, publisher, latency (see bench --help)")  # fmt: skip
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
 def bench(argv: tuple[str, ...]) -> int:
-    from clients.bench import main as bench_main
+    """The benchmark lives in the repository's bench/, not in the installed package: run it from a clone."""
+    repo = Path(__file__).resolve().parent.parent
+    if not (repo / "bench" / "run.py").is_file():
+        print("plenary: error: the benchmark is in a clone of the repository: run `python -m bench` there",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
+    sys.path.insert(0, str(repo))
+    from bench.run import main as bench_main
 
     return bench_main(list(argv))
 

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from clients.bench import wait_ready
+from clients.ready import wait_ready
 from config.settings import Settings
 from server.app import create_app
 from server.embedded import EmbeddedValkey

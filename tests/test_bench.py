@@ -11,9 +11,9 @@ from typing import Any, cast
 
 from aiohttp.test_utils import TestClient
 
-from clients.bench import Options, Target, run_scenarios
-from clients.bench_readers import FeedReader, Generator, RawTransport, Stats, pong_frame
-from clients.bench_stats import Histogram, Latency, SeqChecker, arrival_latencies, mark_text, percentile, table
+from bench.readers import FeedReader, Generator, RawTransport, Stats, pong_frame
+from bench.run import Options, Target, run_scenarios
+from bench.stats import Histogram, Latency, SeqChecker, arrival_latencies, mark_text, percentile, table
 from server.appkeys import STORE
 from server.hub import ws_close_frame, ws_frame
 from tests.conftest import ADMIN_TOKEN, EVENT, LiveServer, make_event, make_token

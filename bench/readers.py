@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Final
 
-from clients.bench_stats import MARK, SEQ, Check, Histogram, SeqChecker, arrival_latencies
+from bench.stats import MARK, SEQ, Check, Histogram, SeqChecker, arrival_latencies
 
 MSGPACK_PROTOCOL: Final = "plenary.msgpack"
 _LINGER_RST: Final = struct.pack("ii", 1, 0)  # close with RST: no TIME_WAIT left on the loopback ports

@@ -1,4 +1,4 @@
-"""Pure parts of `plenary bench`: the seq checker, latency statistics and the results table."""
+"""Pure parts of the benchmark: the seq checker, latency statistics and the results table."""
 
 from __future__ import annotations
 

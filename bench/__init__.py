@@ -1,0 +1,1 @@
+"""The benchmark: load generators, statistics and the compile timing; a tool of the repository, not shipped."""
