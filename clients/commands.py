@@ -298,14 +298,14 @@ def cmd_token_create(args: Args) -> int:
         from server.auth import digest, new_token
         from server.errors import PlenaryError
         from server.models import TokenCreate, TokenInfo
-        from server.redis_store import RedisStore
+        from server.store import Store
 
         try:
             body = TokenCreate(name=name, role=args.role, events=events)
         except ValidationError as exc:
             error = exc.errors(include_url=False)[0]
             raise UsageError(f"{'.'.join(map(str, error['loc']))}: {error['msg']}") from exc
-        store = await RedisStore.from_settings(settings, url)
+        store = await Store.from_settings(settings, url)
         try:
             await store.check_durability()
             token = new_token()
@@ -333,9 +333,9 @@ def cmd_token_revoke(args: Args) -> int:
     direct = _direct(args)
 
     async def via_store(url: str, settings: Settings) -> None:
-        from server.redis_store import RedisStore
+        from server.store import Store
 
-        store = await RedisStore.from_settings(settings, url)
+        store = await Store.from_settings(settings, url)
         try:
             await store.check_durability()
             if not await store.revoke_token(args.name):

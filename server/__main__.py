@@ -18,7 +18,7 @@ from server.app import create_app
 from server.auth import digest, new_token
 from server.embedded import EmbeddedValkey
 from server.models import Role, TokenInfo
-from server.redis_store import RedisStore
+from server.store import Store
 
 logger = logging.getLogger("plenary")
 
@@ -27,7 +27,7 @@ async def bootstrap_admin(settings: Settings) -> str | None:
     """Create the first admin token when none is configured or stored; return it (shown once) or None."""
     if settings.admin_token:
         return None
-    store = await RedisStore.open(settings.redis_url, prefix=settings.redis_prefix, timeout=settings.redis_timeout)
+    store = await Store.open(settings.redis_url, prefix=settings.redis_prefix, timeout=settings.redis_timeout)
     try:
         await store.check_durability()
         if any(t.role is Role.ADMIN for t in await store.list_tokens()):

@@ -18,8 +18,8 @@ from server.jobs import queue_ctx, worker_ctx
 from server.metrics import COUNTERS
 from server.middleware import headers_middleware, problem_middleware
 from server.openapi import OPERATIONS
-from server.redis_store import Durability, RedisStore
 from server.reflections_store import Reflections
+from server.store import Durability, Store
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class UnsafeStore(RuntimeError):
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open the store, check that acknowledged writes are durable, close it at the end."""
     settings = app[SETTINGS]
-    store = await RedisStore.from_settings(settings)
+    store = await Store.from_settings(settings)
     app[STORE] = store
     app[REFLECTIONS] = Reflections(store)
     try:

@@ -11,11 +11,11 @@ from config.settings import Settings
 if TYPE_CHECKING:
     from server.hub import Hub
     from server.jobs import JobQueue
-    from server.redis_store import RedisStore
     from server.reflections_store import Reflections
+    from server.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
-STORE: web.AppKey[RedisStore] = web.AppKey("store")
+STORE: web.AppKey[Store] = web.AppKey("store")
 REFLECTIONS: web.AppKey[Reflections] = web.AppKey("reflections")
 QUEUE: web.AppKey[JobQueue] = web.AppKey("queue")
 HUB: web.AppKey[Hub] = web.AppKey("hub")

@@ -46,8 +46,7 @@ from aiohttp import web
 from server import codec
 from server.appkeys import HUB, SETTINGS, STORE
 from server.errors import RateLimited, SeqExpired, StoreUnavailable
-from server.redis_store import PubSub, RedisStore
-from server.store import Entry
+from server.store import Entry, PubSub, Store
 
 logger = logging.getLogger(__name__)
 
@@ -318,7 +317,7 @@ class Hub:
     backfill from the last seq dispatched; a reader too slow to take them is cut, never buffered without bound.
     """
 
-    def __init__(self, store: RedisStore, *, buffer_messages: int = 256, buffer_bytes: int = 1 << 20,
+    def __init__(self, store: Store, *, buffer_messages: int = 256, buffer_bytes: int = 1 << 20,
                  keepalive_seconds: float = 20.0, max_per_address: int = 20_000, ready_timeout: float = 5.0,
                  batch: int = 500, recent_messages: int = 1000, chunk_writes: int = 256) -> None:  # fmt: skip
         self.store = store

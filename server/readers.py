@@ -17,7 +17,7 @@ from server.api import Routes
 from server.appkeys import HUB, SETTINGS, STORE
 from server.hub import Hub
 from server.params import slug
-from server.redis_store import RedisStore
+from server.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def process_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-async def reader_count(store: RedisStore, event: str, *, hub: Hub | None = None, process: str = "") -> int:
+async def reader_count(store: Store, event: str, *, hub: Hub | None = None, process: str = "") -> int:
     """Readers of ``event`` over every live process. Each process's count is at most one refresh old; a
     process that stopped refreshing (crashed) stops counting when its key expires (3 refresh periods).
     With ``hub`` and ``process``, this process's own count is taken live instead of from the store."""

@@ -9,66 +9,11 @@ from typing import Any
 
 from server import codec
 from server.errors import Conflict, NotFound
-from server.redis_store import LOG_LUA, RedisStore, guard
-from server.store import Entry
+from server.store import Entry, Store, guard
 
 # A post is one hash. Working copy: title, markdown, html, jsonld, sources, authors, version, edited
 # ("1" once an editor saved it), status (draft|published), compiled_at, edited_at; compiling holds the id
 # of a queued compile. Published snapshot: pub_title, pub_html, pub_jsonld, published_at.
-
-# KEYS: post; ARGV: replace(0/1), job id
-_REQUEST = """
-if redis.call('HGET', KEYS[1], 'edited') == '1' and ARGV[1] ~= '1' then return 'edited' end
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('HSET', KEYS[1], 'version', '0', 'status', 'compiling') end
-redis.call('HSET', KEYS[1], 'compiling', ARGV[2])
-return 'ok'
-"""
-
-# KEYS: post; ARGV: replace(0/1), then field/value pairs
-_SAVE_COMPILED = """
-if redis.call('HGET', KEYS[1], 'edited') == '1' and ARGV[1] ~= '1' then
-  redis.call('HDEL', KEYS[1], 'compiling')
-  return 'edited'
-end
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[1], 'edited', '0', 'status', 'draft')
-redis.call('HDEL', KEYS[1], 'compiling')
-return redis.call('HINCRBY', KEYS[1], 'version', 1)
-"""
-
-# KEYS: post; ARGV: expected version, then field/value pairs
-_EDIT = """
-local version = redis.call('HGET', KEYS[1], 'version')
-if not version then return {'gone'} end
-if version ~= ARGV[1] then return {'stale', version} end
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[1], 'edited', '1', 'status', 'draft')
-return {'ok', redis.call('HINCRBY', KEYS[1], 'version', 1)}
-"""
-
-# KEYS: post, log, channel; ARGV: published_at, msgpack summary, maxlen. The snapshot and its broadcast are
-# one step, so a published post is always announced on the live feed.
-_PUBLISH = (
-    LOG_LUA
-    + """
-if not redis.call('HGET', KEYS[1], 'markdown') then return {'gone'} end
-local v = redis.call('HMGET', KEYS[1], 'title', 'html', 'jsonld')
-redis.call('HSET', KEYS[1], 'pub_title', v[1], 'pub_html', v[2], 'pub_jsonld', v[3], 'published_at', ARGV[1],
-           'status', 'published')
-local seq = log_add(KEYS[2], ARGV[3], 'reflections', ARGV[2])
-announce(KEYS[3], seq, 'reflections', ARGV[2])
-return {'ok', seq}
-"""
-)
-
-# KEYS: post; ARGV: job id. Clears a queued compile that ended without saving (failed for good).
-_ABANDON = """
-if redis.call('HGET', KEYS[1], 'compiling') == ARGV[1] then
-  redis.call('HDEL', KEYS[1], 'compiling')
-  if redis.call('HGET', KEYS[1], 'version') == '0' then redis.call('DEL', KEYS[1]) end
-end
-return 'ok'
-"""
 
 
 def _text(fields: Mapping[bytes, bytes], name: str) -> str | None:
@@ -82,16 +27,15 @@ def post_path(event: str, day: dt.date) -> str:
 
 
 class Reflections:
-    """Drafts and published posts, one per event day, stored through the RedisStore's connection."""
+    """Drafts and published posts, one per event day, stored through the Store's connection."""
 
-    def __init__(self, store: RedisStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        client = store.client
-        self._request = client.register_script(_REQUEST)
-        self._save = client.register_script(_SAVE_COMPILED)
-        self._edit = client.register_script(_EDIT)
-        self._publish = client.register_script(_PUBLISH)
-        self._abandon = client.register_script(_ABANDON)
+        self._request = store.script("reflections_request")
+        self._save = store.script("reflections_save")
+        self._edit = store.script("reflections_edit")
+        self._publish = store.script("reflections_publish")
+        self._abandon = store.script("reflections_abandon")
 
     def _key(self, event: str, day: dt.date) -> str:
         return self.store.keys.reflections(event, day)

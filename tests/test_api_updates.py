@@ -236,13 +236,13 @@ async def test_pinning_one_unpins_the_previous(client: Any) -> None:
 
 
 async def test_log_keeps_originals_of_edits_and_deletes(client: Any, settings: Any) -> None:
-    from server.redis_store import RedisStore
+    from server.store import Store
 
     drew, _, _ = await setup(client)
     u = await post(client, drew, text="first words")
     await client.patch(f"{URL}/{u['id']}", json={"text": "second words"}, headers=drew)
     await client.delete(f"{URL}/{u['id']}", headers=drew)
-    store = await RedisStore.open(settings.redis_url, prefix=settings.redis_prefix)
+    store = await Store.open(settings.redis_url, prefix=settings.redis_prefix)
     try:
         entries = [e async for e in store.iter_log("socitm-2011")]
     finally:
@@ -273,13 +273,13 @@ async def test_delete_from_a_stale_read_is_refused_so_no_index_is_left_behind(cl
     import pytest
 
     from server.errors import Conflict
-    from server.redis_store import RedisStore
+    from server.store import Store
 
     drew, _howard, editor = await setup(client)
     second = {**SESSION, "title": "Panel", "starts_at": "2011-10-11T11:00:00+01:00", "ends_at": None}
     assert (await client.put("/api/events/socitm-2011/sessions/panel", json=second, headers=editor)).status == 201
     update = await post(client, drew, text="moving", session="keynote")
-    store = await RedisStore.open(settings.redis_url, prefix=settings.redis_prefix)
+    store = await Store.open(settings.redis_url, prefix=settings.redis_prefix)
     try:
         stale = await store.get_update("socitm-2011", update["id"])  # the reporter's read...
         assert stale is not None

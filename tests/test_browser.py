@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from server.store import Keys
+
 from browser import IMAGES, Api, Watch, chromium, new_page, screenshot, stage_photo
 from conftest import ADMIN, EVENT, LiveServer, free_port
 
@@ -146,7 +148,7 @@ def test_resync_reloads_the_list_when_the_log_was_trimmed(
     missed = blog.post("Posted while the reader was away")
     blog.api.delete(EVENT_ID, old["id"])
     with redis.Redis.from_url(store_url) as client:  # the log loses the reader's position and what followed it
-        log = f"{prefix}:ev:{EVENT_ID}:log"
+        log = Keys(prefix).log(EVENT_ID)
         client.xdel(log, *[entry_id for entry_id, _fields in client.xrange(log)])
     page.evaluate("window.plenaryReader.feed.start()")
     expect(article(page, missed)).to_be_visible(timeout=5_000)
@@ -171,7 +173,7 @@ def test_after_a_resync_with_nothing_to_show_the_reader_still_misses_nothing(
     page.evaluate("window.plenaryReader.feed.stop()")
     newest = blog.post("More coffee", session="keynote")
     with redis.Redis.from_url(store_url) as client:  # trimmed from the start: the reader's position is gone
-        client.xtrim(f"{prefix}:ev:{EVENT_ID}:log", minid=newest["seq"], approximate=False)
+        client.xtrim(Keys(prefix).log(EVENT_ID), minid=newest["seq"], approximate=False)
     page.evaluate("window.plenaryReader.feed.start()")
     deadline = time.monotonic() + 5
     while page.evaluate("window.plenaryReader.feed.after") != newest["seq"]:  # resync, reload: the log position

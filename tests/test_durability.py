@@ -77,7 +77,7 @@ async def test_store_without_aof_is_refused_unless_allowed(tmp_path: Path) -> No
 
 async def test_store_with_lazy_fsync_waits_for_aof(aiohttp_client: Any, tmp_path: Path) -> None:
     from server.appkeys import STORE
-    from server.redis_store import Durability
+    from server.store import Durability
 
     with EmbeddedValkey(tmp_path / "lazy", extra_args=["--appendfsync", "everysec"]) as url:
         app = create_app(_settings(url, tmp_path))

@@ -18,6 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
+from server.store import Keys
 from tests.conftest import ADMIN, EVENT, LiveServer, make_event, make_token
 
 EV = EVENT["id"]
@@ -109,7 +110,7 @@ async def sse_messages(response: aiohttp.ClientResponse) -> AsyncIterator[dict[s
 async def log_seqs(store_url: str, prefix: str) -> list[str]:
     client = aioredis.Redis.from_url(store_url)
     try:
-        rows = await client.xrange(f"{prefix}:ev:{EV}:log")
+        rows = await client.xrange(Keys(prefix).log(EV))
     finally:
         await client.aclose()
     return [entry_id.decode() for entry_id, _ in rows]

@@ -104,7 +104,7 @@ async def test_a_crashed_process_stops_counting(client: TestClient) -> None:  # 
     store = client.app[STORE]
     await store.put_reader_counts("ghost", {EV: 7}, 60)
     assert (await store.reader_counts(EV))["ghost"] == 7
-    await store.client.delete(f"{store.keys.prefix}:proc:ghost:alive")  # what expiry does to a crashed process
+    await store.client.delete(store.keys.process_alive("ghost"))  # what expiry does to a crashed process
     assert "ghost" not in await store.reader_counts(EV)
     assert not await store.client.hexists(store.keys.readers(EV), "ghost")
 

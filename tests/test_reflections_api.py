@@ -16,7 +16,7 @@ import aiohttp
 
 from clients.demo import replay
 from clients.demo_day import DAY, EVENT_ID
-from server.redis_store import RedisStore
+from server.store import Store
 
 from conftest import ADMIN, ADMIN_TOKEN, ROOT, LiveServer
 
@@ -97,7 +97,7 @@ async def test_editor_compiles_edits_and_publishes(live_server_factory: Callable
     async with http.get(server.url + f"/events/{EVENT_ID}") as reader:
         assert f"/events/{EVENT_ID}/days/{DAY}/reflections" in await reader.text()
 
-    store = await RedisStore.open(store_url, prefix=prefix)
+    store = await Store.open(store_url, prefix=prefix)
     try:
         entries = [e async for e in store.iter_log(EVENT_ID)]
     finally:

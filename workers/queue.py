@@ -15,8 +15,8 @@ from config.settings import Settings
 from server import codec
 from server.errors import Conflict, StoreUnavailable
 from server.models import Event, Session
-from server.redis_store import RedisStore
 from server.reflections_store import Reflections
+from server.store import Store
 from workers.post import Draft
 from workers.reflections import LogEntry, compile_day
 
@@ -78,7 +78,7 @@ def draft_fields(draft: Draft) -> dict[str, str]:
     }
 
 
-async def compile_now(store: RedisStore, settings: Settings, event_id: str, day: dt.date) -> Draft:
+async def compile_now(store: Store, settings: Settings, event_id: str, day: dt.date) -> Draft:
     """Compile ``day`` of ``event_id`` from the event's durable log (never from pub/sub)."""
     event = await store.get_event(event_id)
     sessions = await store.list_sessions(event_id)
@@ -96,7 +96,7 @@ def _reflections(ctx: dict[str, Any]) -> Reflections:
 
 async def compile_reflections(ctx: dict[str, Any], event_id: str, day_text: str, replace: bool, job: str) -> str:
     """The compile job: compile the day and save the draft unless an editor edited it meanwhile."""
-    store: RedisStore = ctx["store"]
+    store: Store = ctx["store"]
     settings: Settings = ctx["settings"]
     reflections = _reflections(ctx)
     day = dt.date.fromisoformat(day_text)
@@ -130,7 +130,7 @@ def due_at(event: Event, sessions: list[Session], day: dt.date, settings: Settin
 
 async def auto_compile(ctx: dict[str, Any]) -> int:
     """The day-end cron: queue each event day's first compile once it is due; returns how many it queued."""
-    store: RedisStore = ctx["store"]
+    store: Store = ctx["store"]
     settings: Settings = ctx["settings"]
     queue: ArqRedis = ctx["redis"]
     now = dt.datetime.now(dt.UTC)
@@ -161,7 +161,7 @@ async def auto_compile(ctx: dict[str, Any]) -> int:
 
 async def _startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
-    ctx["store"] = await RedisStore.from_settings(settings)
+    ctx["store"] = await Store.from_settings(settings)
     await ctx["store"].check_durability()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -22,7 +21,7 @@ from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.middleware import read_body, validation_problem
 from server.models import Event, Role, Update, UpdateCreate, UpdateList, UpdatePatch
 from server.params import parse_day, parse_seq, parse_session, slug
-from server.redis_store import RedisStore
+from server.store import Store
 
 routes = Routes()
 
@@ -39,7 +38,7 @@ def _fingerprint(body: UpdateCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _check_fields(store: RedisStore, event: Event, record: Mapping[str, Any]) -> dt.datetime:
+async def _check_fields(store: Store, event: Event, record: Mapping[str, Any]) -> dt.datetime:
     """Checks that need the event: the session exists, happened_at is within its days. Returns happened_at."""
     happened = dt.datetime.fromisoformat(str(record["happened_at"]))
     if not event.accepts_time(happened):
@@ -98,23 +97,11 @@ async def create_update(request: web.Request) -> web.Response:
     )
     if created.created:
         metrics.count(request.app, "plenary_updates_posted_total")
-        if created.unpinned and created.unpinned != record["id"]:
-            await _set_pinned(store, event, created.unpinned, pinned=False)
     location = f"/api/events/{event_id}/updates/{created.record['id']}"
     headers = {"Location": location}
     if not created.created:
         headers["Idempotent-Replayed"] = "true"
     return web.json_response(created.record, status=201, headers=headers)
-
-
-async def _set_pinned(store: RedisStore, event: Event, update_id: str, *, pinned: bool) -> None:
-    old = await store.get_update(event.id, update_id)
-    if old is None or bool(old.get("pinned")) == pinned:
-        return
-    new = {**old, "pinned": pinned, "version": int(old["version"]) + 1}
-    day = event.local_day(dt.datetime.fromisoformat(old["happened_at"]))
-    with contextlib.suppress(Conflict, NotFound):  # changed or deleted meanwhile: nothing left to unpin
-        await store.edit_update(event.id, old, new, old_day=day, new_day=day)
 
 
 @routes.route("GET", "/api/events/{event}/updates", "Updates, newest last, with cursors", response=UpdateList,
@@ -154,7 +141,7 @@ async def get_update(request: web.Request) -> web.Response:
     return web.json_response(record)
 
 
-async def _current(store: RedisStore, event_id: str, update_id: str) -> dict[str, Any]:
+async def _current(store: Store, event_id: str, update_id: str) -> dict[str, Any]:
     record = await store.get_update(event_id, update_id)
     if record is None:
         raise NotFound(f"no update {update_id!r} in event {event_id!r}")
@@ -192,14 +179,11 @@ async def edit_update(request: web.Request) -> web.Response:
         happened = await _check_fields(store, event, new)
         old_day = event.local_day(dt.datetime.fromisoformat(old["happened_at"]))
         try:
-            entry, unpinned = await store.edit_update(event_id, old, new, old_day=old_day,
-                                                      new_day=event.local_day(happened))  # fmt: skip
+            entry = await store.edit_update(event_id, old, new, old_day=old_day, new_day=event.local_day(happened))
         except Conflict:
             if patch.version is not None:
                 raise
             continue  # someone else edited between our read and write: apply the patch to their version
-        if unpinned and unpinned != update_id:
-            await _set_pinned(store, event, unpinned, pinned=False)
         return web.json_response(dict(entry.data))
     raise Conflict("the update keeps changing; try again", field="version")
 

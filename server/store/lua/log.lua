@@ -1,0 +1,8 @@
+-- Every log entry is appended with log_add and announced with announce, last in its script: the pub/sub payload
+-- "<seq>\n<type>\n<msgpack>" is what server/store/log.py's parse_published reads.
+local function log_add(log, maxlen, kind, payload)
+  return redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 't', kind, 'd', payload)
+end
+local function announce(channel, seq, kind, payload)
+  redis.call(PUBLISH, channel, seq .. '\n' .. kind .. '\n' .. payload)
+end
