@@ -32,7 +32,7 @@ end
 """
 
 # Every log entry is appended with log_add and announced with announce, last in its script: the pub/sub payload
-# "<seq>\n<type>\n<msgpack>" is what Message.from_published (server/hub.py) reads.
+# "<seq>\n<type>\n<msgpack>" is what Message.from_published (server/feed/wire.py) reads.
 LOG_LUA = """
 local function log_add(log, maxlen, kind, payload)
   return redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 't', kind, 'd', payload)
