@@ -326,11 +326,12 @@ class MemoryBroker:
     async def unfollow(self, event: str) -> None:
         self._followed.discard(event)
 
-    def publish(self, event: str, kind: str, data: dict[str, object]) -> Message:
+    def publish(self, event: str, kind: str, data: dict[str, object], *, deliver: bool = True) -> Message:
+        """Append to the log and deliver; ``deliver=False`` holds it back (a PUBLISH a log read overtook)."""
         self._clock += 1
         message = Message(kind, f"{self._clock}-0", dict(data))
         self._log.setdefault(event, []).append(message)
-        if event in self._followed and self._sink is not None:
+        if deliver and event in self._followed and self._sink is not None:
             self._sink.deliver(event, [message])
         return message
 

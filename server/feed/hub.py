@@ -49,7 +49,8 @@ class Hub:
 
     def __init__(self, broker: Broker, *, buffer_messages: int = 256, buffer_bytes: int = 1 << 20,
                  keepalive_seconds: float = 20.0, max_per_address: int = 20_000, ready_timeout: float = 5.0,
-                 batch: int = 500, recent_messages: int = 1000, chunk_writes: int = 256) -> None:  # fmt: skip
+                 batch: int = 500, recent_messages: int = 1000, chunk_writes: int = 256, resume_max: int = 5000,
+                 catch_up_seconds: float = 10.0) -> None:  # fmt: skip
         self.broker = broker
         self.writer = Writer(buffer_bytes=buffer_bytes, chunk_writes=chunk_writes)
         self.writer.bind(self.leave)
@@ -65,6 +66,8 @@ class Hub:
         self.max_per_address = max_per_address
         self.ready_timeout = ready_timeout
         self.batch = batch
+        self.resume_max = resume_max
+        self.catch_up_seconds = catch_up_seconds
         self._channels: dict[str, _Followed] = {}
         self._addresses: Counter[str] = Counter()
         self._tick_task: asyncio.Task[None] | None = None
@@ -189,27 +192,42 @@ class Hub:
         """Send ``reader`` what follows ``after`` (None: nothing before now), then what was kept, then go live.
 
         From memory when the channel's recent messages reach back that far; otherwise from the log, in
-        batches. A position older than the retained log sends ``{"type": "resync"}`` first. When the kept list
-        overflows, its messages are sent and the log is read again from the last one. Raises ConnectionError
-        when the peer goes away.
+        batches. ``{"type": "resync"}`` (the client reloads) instead when ``after`` was trimmed, lies beyond the
+        log's end, or is more than ``resume_max`` messages behind (then after what was sent so far). When the
+        kept list overflows, its messages are sent and the log is read again from the last one. A catch-up
+        still running after ``catch_up_seconds`` (log reads and waits for the peer to read included) cuts the
+        reader (4008: reconnect with after). Raises ConnectionError when the peer goes away or is cut.
         """
+        try:
+            async with asyncio.timeout(self.catch_up_seconds):
+                await self._catch_up(reader, after)
+        except TimeoutError:
+            logger.info("catch-up of a reader of %s at %s exceeded %.1fs; cutting", reader.event, reader.address,
+                        self.catch_up_seconds)  # fmt: skip
+            self.writer.cut(reader, SLOW_READER_CODE)
+            raise ConnectionResetError("catch-up deadline") from None
+
+    async def _catch_up(self, reader: Reader, after: Position | None) -> None:
         channel = self._channels.get(reader.event)
         resuming = after is not None
         if after is not None:
             reader.position = after
-        if channel is not None and resuming:
-            replay = channel.replay(reader)
-            if replay is not None:
-                self._go_live(channel, reader, b"".join(m.frame(reader.fmt) for m in replay))
-                return
+            if channel is not None:
+                replay = channel.replay(reader, self.resume_max)
+                if replay is not None:
+                    self._go_live(channel, reader, b"".join(m.frame(reader.fmt) for m in replay))
+                    return
+                if await self._is_beyond_log(reader.event, channel, after):
+                    resuming = False
+                    await self._resync(reader)
+        replayed = 0
         while True:
             if resuming:
                 try:
-                    await self._send_log(reader)
+                    replayed = await self._send_log(reader, replayed)
                 except SeqExpired:
-                    await self.writer.send(reader, resync().frame(reader.fmt))
-                    reader.resynced()
-                    resuming = False
+                    await self._resync(reader)
+                resuming = False
             if reader.left:
                 return
             if reader.gap:  # restart the kept list now; the log read next covers what was dropped
@@ -231,15 +249,32 @@ class Hub:
             self._go_live(channel, reader)
             return
 
-    async def _send_log(self, reader: Reader) -> None:
+    async def _is_beyond_log(self, event: str, channel: _Followed, after: Position) -> bool:
+        """Whether ``after`` lies after the log's last entry (no such seq was ever given out: the log was
+        deleted, or the client made it up); the channel's position answers without a read when it is later."""
+        if channel.position is not None and after <= channel.position:
+            return False
+        top = await self.broker.last_position(event)
+        return top is None or after > top
+
+    async def _resync(self, reader: Reader) -> None:
+        await self.writer.send(reader, resync().frame(reader.fmt))
+        reader.resynced()
+
+    async def _send_log(self, reader: Reader, replayed: int) -> int:
+        """Send the log after the reader's position; returns the messages replayed so far. Past ``resume_max``
+        it sends a resync and stops (the reader then follows from its join, via the kept list)."""
         while True:
-            cursor = reader.position
-            messages = await self.broker.read_after(reader.event, cursor, self.batch)
+            messages = await self.broker.read_after(reader.event, reader.position, self.batch)
+            replayed += len(messages)
+            if replayed > self.resume_max:
+                await self._resync(reader)
+                return replayed
             for message in messages:
                 if reader.advance(message):
                     await self.writer.send(reader, message.frame(reader.fmt))
             if len(messages) < self.batch:
-                return
+                return replayed
 
     def _go_live(self, channel: _Followed, reader: Reader, first: bytes = b"") -> None:
         """Write ``first`` and the kept messages after the reader's position, and make it live, in one step."""
@@ -327,6 +362,8 @@ async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
         ready_timeout=max(2 * settings.redis_timeout, 2.0),
         recent_messages=settings.resume_cache_messages,
         chunk_writes=settings.dispatch_chunk_writes,
+        resume_max=settings.resume_max_messages,
+        catch_up_seconds=settings.catch_up_seconds,
     )
     app[HUB] = hub
     await hub.start()
