@@ -139,6 +139,16 @@ class Settings(BaseSettings):
             "log."
         ),
     )
+    resume_max_messages: int = Field(
+        5000,
+        ge=1,
+        description='Most messages one resume may replay; a reader further behind gets {"type": "resync"} instead.',
+    )
+    catch_up_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a reader's catch-up (log reads and its writes) may take; then it is cut (4008).",
+    )
     dispatch_chunk_writes: int = Field(
         256,
         ge=1,

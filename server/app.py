@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from config.settings import Settings
-from server import desk, pages, readers, sse, ws
+from server import desk, pages, readers
 from server.api import Operation, events, reflections, service, tokens, updates
 from server.appkeys import REFLECTIONS, SETTINGS, STORE
+from server.feed import sse, ws
+from server.feed.hub import hub_ctx, hub_shutdown
 from server.heap import heap_ctx
-from server.hub import hub_ctx, hub_shutdown
 from server.jobs import queue_ctx, worker_ctx
 from server.metrics import COUNTERS
 from server.middleware import headers_middleware, problem_middleware

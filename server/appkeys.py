@@ -9,7 +9,7 @@ from aiohttp import web
 from config.settings import Settings
 
 if TYPE_CHECKING:
-    from server.hub import Hub
+    from server.feed.hub import Hub
     from server.jobs import JobQueue
     from server.reflections_store import Reflections
     from server.store import Store

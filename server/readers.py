@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from server.api import Routes
 from server.appkeys import HUB, SETTINGS, STORE
-from server.hub import Hub
+from server.feed.hub import Hub
 from server.params import slug
 from server.store import Store
 

@@ -15,7 +15,7 @@ from bench.readers import FeedReader, Generator, RawTransport, Stats, pong_frame
 from bench.run import Options, Target, run_scenarios
 from bench.stats import Histogram, Latency, SeqChecker, arrival_latencies, mark_text, percentile, table
 from server.appkeys import STORE
-from server.hub import ws_close_frame, ws_frame
+from server.feed.wire import ws_close_frame, ws_frame
 from tests.conftest import ADMIN_TOKEN, EVENT, LiveServer, make_event, make_token
 
 

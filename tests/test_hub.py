@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from server import codec
 from server.appkeys import HUB, STORE
-from server.hub import Format, Message, sse_chunk
+from server.feed.wire import Format, Message, sse_chunk
 from tests.conftest import make_event
 
 EV = "socitm-2011"
