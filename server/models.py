@@ -250,6 +250,10 @@ class UpdateCreate(Body):
         return self
 
 
+class UpdatePreview(Body):
+    text: UpdateText
+
+
 class UpdatePatch(Body):
     """Fields to change; a field that is absent stays as it was, null clears an optional one."""
 
@@ -281,6 +285,7 @@ class Update(Record):
     received_at: dt.datetime
     version: int = 1
     text: str = ""
+    html: str = Field("", description="text rendered once when written: light Markdown, sanitised")
     key: bool = False
     pinned: bool = False
     quote: Quote | None = None

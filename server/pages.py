@@ -23,7 +23,6 @@ from server.errors import NotFound
 from server.models import Event, Session
 from server.params import SEQ, SLUG
 from server.reflections_store import Reflections, post_path
-from server.render import render_inline
 from workers.post import event_jsonld
 
 __all__ = ["Asset", "asset", "asset_url", "csp", "not_found_page", "page_response", "routes"]
@@ -78,7 +77,7 @@ def csp(host: str | None = None) -> str:
             "frame-ancestors 'none'",
             "object-src 'none'",
             "require-trusted-types-for 'script'",
-            "trusted-types 'none'",
+            "trusted-types plenary-update",  # reader.js's one policy: update HTML the server sanitised
         ]
     )
 
@@ -175,10 +174,15 @@ def _day_label(day: dt.date) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
 
-def plain_text(markdown: str) -> str:
-    """The reader-visible text of an update's light Markdown, without markup, whitespace collapsed."""
-    text = _TAG.sub("", _BR.sub(" ", render_inline(markdown)))
+def plain_text(update: Mapping[str, Any]) -> str:
+    """The reader-visible text of an update (its stored ``html``), without markup, whitespace collapsed."""
+    text = _TAG.sub("", _BR.sub(" ", _html(update)))
     return " ".join(_XML_INVALID.sub("", html.unescape(text)).split())
+
+
+def _html(update: Mapping[str, Any]) -> str:
+    """The update's text as sanitised HTML, rendered once when it was written (server/render.py)."""
+    return str(update.get("html") or "")
 
 
 def _clip(text: str, limit: int = HEADLINE_CHARS) -> str:
@@ -190,7 +194,7 @@ def _clip(text: str, limit: int = HEADLINE_CHARS) -> str:
 
 def headline(update: Mapping[str, Any]) -> str:
     """A one-line title for an update: its text, else its quote, else its image caption."""
-    text = plain_text(str(update.get("text") or ""))
+    text = plain_text(update)
     quote = update.get("quote") or {}
     image = update.get("image") or {}
     if not text and quote.get("text"):
@@ -203,7 +207,7 @@ def headline(update: Mapping[str, Any]) -> str:
 
 def article_body(update: Mapping[str, Any]) -> str:
     """The whole plain text of an update (text, then quote with its speaker, then image caption)."""
-    parts = [plain_text(str(update.get("text") or ""))]
+    parts = [plain_text(update)]
     quote = update.get("quote") or {}
     if quote.get("text"):
         speaker = f" — {quote['speaker']}" if quote.get("speaker") else ""
@@ -261,9 +265,9 @@ def render_update(update: Mapping[str, Any], ctx: PageContext) -> str:
     if update.get("key"):
         meta.append('<span class="badge badge-key">Key event</span>')
     parts = [f"<article {attrs}>", f'<header class="update-meta">{"".join(meta)}</header>']
-    text = str(update.get("text") or "")
-    if text.strip():
-        parts.append(f'<div class="update-text">{render_inline(text)}</div>')
+    text = _html(update)
+    if text:
+        parts.append(f'<div class="update-text">{text}</div>')
     quote = update.get("quote") or {}
     if quote.get("text"):
         lines = "<br>".join(_esc(line) for line in str(quote["text"]).strip().splitlines())
@@ -556,9 +560,9 @@ def atom_feed(ctx: PageContext, updates: list[Mapping[str, Any]]) -> bytes:
 def _entry_html(update: Mapping[str, Any], ctx: PageContext) -> str:
     """The body of an update as sanitised HTML for a feed reader (no page chrome, no meta line)."""
     parts: list[str] = []
-    text = str(update.get("text") or "")
-    if text.strip():
-        parts.append(f"<p>{render_inline(text)}</p>")
+    text = _html(update)
+    if text:
+        parts.append(f"<p>{text}</p>")
     quote = update.get("quote") or {}
     if quote.get("text"):
         speaker = f"<br>— {_esc(quote['speaker'])}" if quote.get("speaker") else ""

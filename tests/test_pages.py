@@ -153,6 +153,7 @@ async def test_csp_is_strict(client: Any, blog: dict[str, dict[str, Any]]) -> No
     assert policy["form-action"] == "'self'"
     assert policy["object-src"] == "'none'"
     assert policy["require-trusted-types-for"] == "'script'"
+    assert policy["trusted-types"] == "plenary-update"  # reader.js's one policy, nothing else
     assert policy["connect-src"].startswith("'self'")
     assert "unsafe" not in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -254,7 +255,7 @@ async def test_static_assets_are_versioned_and_cached(client: Any) -> None:
     response = await client.get(str(js))
     assert response.status == 200 and response.content_type == "text/javascript"
     assert "immutable" in response.headers["Cache-Control"]
-    assert "export function renderInline" in await response.text()
+    assert "export function updateHTML" in await response.text()
     response = await client.get(str(css))
     assert response.status == 200 and response.content_type == "text/css"
     unversioned = await client.get("/static/reader.js")

@@ -21,6 +21,7 @@ from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.middleware import read_body, validation_problem
 from server.models import Event, Role, Update, UpdateCreate, UpdateList, UpdatePatch
 from server.params import parse_day, parse_seq, parse_session, slug
+from server.render import render_inline
 from server.store import Store
 
 routes = Routes()
@@ -82,6 +83,7 @@ async def create_update(request: web.Request) -> web.Response:
         "received_at": codec.utc_text(now),
         "version": 1,
         "text": body.text,
+        "html": render_inline(body.text),  # rendered once, here: pages, lists and feeds carry it
         "key": body.key,
         "pinned": body.pinned,
         "quote": body.quote.model_dump(mode="json") if body.quote else None,
@@ -171,6 +173,7 @@ async def edit_update(request: web.Request) -> web.Response:
             raise Conflict(f"version {patch.version} is stale; the update is at version {old['version']}",
                            field="version")  # fmt: skip
         new = {**old, **changes, "version": int(old["version"]) + 1}
+        new["html"] = render_inline(str(new.get("text") or ""))
         try:
             Update.model_validate(new)
             UpdateCreate.model_validate({k: new[k] for k in ("text", "quote", "image")})
