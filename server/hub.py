@@ -36,8 +36,8 @@ import logging
 import math
 import random
 import struct
-from collections import Counter, deque
-from collections.abc import AsyncIterator, Iterator
+from collections import deque
+from collections.abc import AsyncIterator
 from enum import StrEnum
 from typing import Any, Final
 
@@ -45,7 +45,7 @@ from aiohttp import web
 
 from server import codec
 from server.appkeys import HUB, SETTINGS, STORE
-from server.errors import RateLimited, SeqExpired, StoreUnavailable
+from server.errors import SeqExpired, StoreUnavailable
 from server.store import Entry, PubSub, Store
 
 logger = logging.getLogger(__name__)
@@ -318,7 +318,7 @@ class Hub:
     """
 
     def __init__(self, store: Store, *, buffer_messages: int = 256, buffer_bytes: int = 1 << 20,
-                 keepalive_seconds: float = 20.0, max_per_address: int = 20_000, ready_timeout: float = 5.0,
+                 keepalive_seconds: float = 20.0, ready_timeout: float = 5.0,
                  batch: int = 500, recent_messages: int = 1000, chunk_writes: int = 256) -> None:  # fmt: skip
         self.store = store
         self.chunk_writes = max(1, chunk_writes)
@@ -332,7 +332,6 @@ class Hub:
         self._tick_seconds = max(_TICK_MIN, keepalive_seconds / self._slots)
         self._linger_ticks = math.ceil(_LINGER / self._tick_seconds)
         self._joined = 0
-        self.max_per_address = max_per_address
         self.ready_timeout = ready_timeout
         self.batch = batch
         self._channels: dict[str, _Channel] = {}
@@ -342,7 +341,6 @@ class Hub:
         self._aborts: dict[asyncio.Transport, asyncio.TimerHandle] = {}
         self._jobs: deque[_Job] = deque()  # live writes still to do, in dispatch order
         self._drain_handle: asyncio.Handle | None = None
-        self._addresses: Counter[str] = Counter()
         self._run_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self.reconnects = 0
@@ -388,25 +386,6 @@ class Hub:
         if self._conn is not None:
             await self._conn.aclose()
             self._conn = None
-
-    # --- admission --------------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def admission(self, address: str) -> Iterator[None]:
-        """Count one feed connection from ``address`` while the block runs.
-
-        Raises:
-            RateLimited: the address already has ``max_per_address`` feed connections.
-        """
-        if self._addresses[address] >= self.max_per_address:
-            raise RateLimited(f"at most {self.max_per_address} feed connections per client address")
-        self._addresses[address] += 1
-        try:
-            yield
-        finally:
-            self._addresses[address] -= 1
-            if self._addresses[address] <= 0:
-                del self._addresses[address]
 
     # --- followers --------------------------------------------------------------------------------
 
@@ -897,7 +876,6 @@ async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
         buffer_messages=settings.reader_buffer_messages,
         buffer_bytes=settings.reader_buffer_bytes,
         keepalive_seconds=settings.keepalive_seconds,
-        max_per_address=settings.max_connections_per_address,
         ready_timeout=max(2 * settings.redis_timeout, 2.0),
         recent_messages=settings.resume_cache_messages,
         chunk_writes=settings.dispatch_chunk_writes,

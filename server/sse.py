@@ -14,6 +14,7 @@ from server.client import client_address, origin_allowed
 from server.errors import Forbidden
 from server.hub import Format, Message, Reader
 from server.params import parse_seq, parse_session, slug
+from server.ratelimit import feed_admission
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no",
     })  # fmt: skip
-    with hub.admission(address):
+    async with feed_admission(request, address):
         reader = SseReader(event, fmt, transport, session=session, address=address, response=response)
         await hub.join(reader)
         try:

@@ -13,6 +13,7 @@ from server.client import client_address, origin_allowed
 from server.errors import BadRequest, Forbidden
 from server.hub import Format, Message, Reader, ws_close_frame
 from server.params import parse_seq, parse_session, slug
+from server.ratelimit import feed_admission
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ async def ws_feed(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     address = client_address(request, settings)
     fmt = Format.MSGPACK if ready.protocol == MSGPACK_PROTOCOL else Format.JSON
-    with hub.admission(address):
+    async with feed_admission(request, address):
         reader = WsReader(event, fmt, transport, session=session, address=address, ws=ws)
         await hub.join(reader)
         try:
