@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     )
     redis_timeout: float = Field(2.0, gt=0, description="Seconds a Redis command may take before the API answers 503.")
     max_body_bytes: int = Field(65536, ge=1024, description="Largest request body in bytes.")
+    idle_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="Seconds an idle connection, or one still sending its request line and headers, is kept open.",
+    )
+    max_header_bytes: int = Field(
+        8190, ge=1024, description="Longest request line or header line, in bytes (longer: 400)."
+    )
+    max_headers: int = Field(64, ge=16, description="Most header lines a request may have (more: 400).")
     log_max_entries: int = Field(
         100000,
         ge=100,

@@ -107,18 +107,24 @@ class Asset:
 
 
 @functools.cache
-def asset(name: str) -> Asset | None:
-    """The static file ``name`` from clients/reader or clients/desk, or None; read once per process."""
-    if not _ASSET_NAME.fullmatch(name):
-        return None
+def _assets() -> dict[str, Asset]:
+    """Every file under clients/reader and clients/desk, read once per process: a fixed set, so a loop of
+    random names cannot grow the process (misses are not remembered)."""
+    found: dict[str, Asset] = {}
     base = resources.files("clients")
-    for folder in ASSET_DIRS:
-        path = base.joinpath(folder, name)
-        if path.is_file():
-            body = path.read_bytes()
-            kind = _CONTENT_TYPES[name.rpartition(".")[2]]
-            return Asset(name, body, kind, hashlib.sha256(body).hexdigest()[:12])
-    return None
+    for folder in reversed(ASSET_DIRS):  # the first folder wins a name both hold
+        for path in base.joinpath(folder).iterdir():
+            name = path.name
+            if path.is_file() and _ASSET_NAME.fullmatch(name):
+                body = path.read_bytes()
+                kind = _CONTENT_TYPES[name.rpartition(".")[2]]
+                found[name] = Asset(name, body, kind, hashlib.sha256(body).hexdigest()[:12])
+    return found
+
+
+def asset(name: str) -> Asset | None:
+    """The static file ``name`` from clients/reader or clients/desk, or None."""
+    return _assets().get(name)
 
 
 def asset_url(name: str) -> str:
