@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         "",
         description="Public base URL printed at start-up and used in feeds; empty means http://host:port.",
     )
+    media_origin: str = Field(
+        "",
+        pattern=r"^$|^https?://[A-Za-z0-9.-]{1,253}(:\d{1,5})?$",
+        description="Origin (scheme://host[:port]) of update images besides https: ones, allowed by pages' CSP.",
+    )
     redis_url: str = Field(
         "",
         description="Redis URL (redis://, rediss:// or unix://); empty starts the embedded Valkey in data_dir.",

@@ -54,12 +54,14 @@ HEADLINE_CHARS = 110
 # --- headers --------------------------------------------------------------------------------------
 
 
-def csp(host: str | None = None) -> str:
+def csp(host: str | None = None, media_origin: str = "") -> str:
     """The Content-Security-Policy of every HTML page: no inline script or style, no plugins, no framing.
 
     ``host`` (the request's Host) adds explicit ws:// and wss:// sources for browsers whose 'self' does not
-    cover WebSockets; anything that is not a plain host[:port] is ignored.
+    cover WebSockets; anything that is not a plain host[:port] is ignored. Images load over https only (no
+    http:, no data:), plus ``media_origin`` (the setting; it may be an http origin of one's own).
     """
+    images = "'self' https:" + (f" {media_origin}" if media_origin else "")
     connect = "'self'"
     if host and _HOST.fullmatch(host):
         connect += f" ws://{host} wss://{host}"
@@ -68,7 +70,7 @@ def csp(host: str | None = None) -> str:
             "default-src 'none'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self' https: http: data:",
+            f"img-src {images}",
             "font-src 'self'",
             f"connect-src {connect}",
             "manifest-src 'self'",
@@ -85,7 +87,7 @@ def csp(host: str | None = None) -> str:
 def page_response(request: web.Request, body: str, *, status: int = 200) -> web.Response:
     """An HTML page with the strict CSP and the other headers pages carry (desk pages use this too)."""
     response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
-    response.headers["Content-Security-Policy"] = csp(request.host)
+    response.headers["Content-Security-Policy"] = csp(request.host, request.app[SETTINGS].media_origin)
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
