@@ -28,6 +28,7 @@ routes = Routes()
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 MAX_LIMIT = 200
+_LIMIT = re.compile(r"[0-9]{1,3}")
 
 
 def _now() -> dt.datetime:
@@ -113,10 +114,8 @@ async def list_updates(request: web.Request) -> web.Response:
     store = request.app[STORE]
     await store.get_event(event_id)
     query = request.query
-    try:
-        limit = int(query.get("limit", "50"))
-    except ValueError:
-        limit = -1
+    raw_limit = query.get("limit", "50")
+    limit = int(raw_limit) if _LIMIT.fullmatch(raw_limit) else -1  # ASCII digits only: int() takes "٥" and " 5"
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit: an integer from 1 to {MAX_LIMIT}", field="limit")
     after, before = parse_seq(query.get("after")), parse_seq(query.get("before"), "before")
