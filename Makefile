@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench defaults clean
+.PHONY: install serve test lint bench bench-render defaults clean
 
 install: $(STAMP)
 
@@ -30,6 +30,9 @@ bench: $(STAMP)
 
 defaults: $(STAMP)
 	$(VENV)/bin/plenary config --defaults > config/defaults.toml
+
+bench-render: $(STAMP)
+	$(PY) -m bench.render
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache

@@ -127,7 +127,8 @@ def spawned_server(processes: int, pin: list[int] | None, others: list[int] | No
         env = {**os.environ, "PLENARY_REDIS_URL": url, "PLENARY_ADMIN_TOKEN": token, "PLENARY_RUN_WORKER": "false",
                "PLENARY_HOST": "127.0.0.1", "PLENARY_PORT": str(port), "PLENARY_DATA_DIR": str(workdir),
                "PLENARY_PROCESSES": str(processes), "PLENARY_LOG_LEVEL": "WARNING",
-               "PLENARY_REDIS_PREFIX": "bench"}  # fmt: skip
+               "PLENARY_REDIS_PREFIX": "bench", "PLENARY_RATE_LIMITS": "false",
+               "PLENARY_MAX_CONNECTIONS_PER_ADDRESS": "100000", "PLENARY_MAX_FEEDS_PER_PROCESS": "100000"}  # fmt: skip
         command = [sys.executable, "-m", "server"]
         if pin and shutil.which("taskset"):
             command = ["taskset", "-c", ",".join(map(str, pin)), *command]

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         "",
         description="Public base URL printed at start-up and used in feeds; empty means http://host:port.",
     )
+    media_origin: str = Field(
+        "",
+        pattern=r"^$|^https?://[A-Za-z0-9.-]{1,253}(:\d{1,5})?$",
+        description="Origin (scheme://host[:port]) of update images besides https: ones, allowed by pages' CSP.",
+    )
     redis_url: str = Field(
         "",
         description="Redis URL (redis://, rediss:// or unix://); empty starts the embedded Valkey in data_dir.",
@@ -88,6 +93,15 @@ class Settings(BaseSettings):
     )
     redis_timeout: float = Field(2.0, gt=0, description="Seconds a Redis command may take before the API answers 503.")
     max_body_bytes: int = Field(65536, ge=1024, description="Largest request body in bytes.")
+    idle_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="Seconds an idle connection, or one still sending its request line and headers, is kept open.",
+    )
+    max_header_bytes: int = Field(
+        8190, ge=1024, description="Longest request line or header line, in bytes (longer: 400)."
+    )
+    max_headers: int = Field(64, ge=16, description="Most header lines a request may have (more: 400).")
     log_max_entries: int = Field(
         100000,
         ge=100,
@@ -170,10 +184,31 @@ class Settings(BaseSettings):
         description="Largest message a WebSocket client may send, in bytes.",
     )
     max_connections_per_address: int = Field(
+        200,
+        ge=1,
+        description="Concurrent feed connections from one client address, across every server process (429 beyond).",
+    )
+    max_feeds_per_process: int = Field(
         20000,
         ge=1,
-        description="Concurrent feed connections allowed from one client address.",
+        description="Live feeds one server process holds at most; a feed beyond it is answered 503 with Retry-After.",
     )
+    rate_limits: bool = Field(
+        True,
+        description="Rate limits kept in Redis, shared by all processes (429 with Retry-After); false turns them off.",
+    )
+    write_rate: float = Field(5.0, gt=0, description="API writes (POST, PUT, PATCH, DELETE) per token, per second.")
+    write_burst: int = Field(30, ge=1, description="API writes a token that was quiet may make at once.")
+    read_rate: float = Field(
+        20.0,
+        gt=0,
+        description="Reads and pages (the API's GETs, reader pages, Atom, desks) per client address, per second.",
+    )
+    read_burst: int = Field(100, ge=1, description="Reads an address that was quiet may make at once.")
+    feed_rate: float = Field(
+        10.0, gt=0, description="New feed connections (WebSocket and SSE) per client address, per second."
+    )
+    feed_burst: int = Field(50, ge=1, description="New feed connections an address that was quiet may open at once.")
     reader_count_seconds: float = Field(
         5.0,
         gt=0,

@@ -73,6 +73,12 @@ def _run_app(settings: Settings, *, reuse_port: bool = False) -> None:
         print=None,
         access_log=None,
         handle_signals=True,
+        # An idle connection, or one still sending its request's headers (slowloris), is closed after this:
+        # aiohttp arms the timer when the connection opens and re-arms it only after each answer.
+        keepalive_timeout=settings.idle_timeout_seconds,
+        max_line_size=settings.max_header_bytes,
+        max_field_size=settings.max_header_bytes,
+        max_headers=settings.max_headers,
     )
 
 

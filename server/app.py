@@ -19,6 +19,7 @@ from server.jobs import queue_ctx, worker_ctx
 from server.metrics import COUNTERS
 from server.middleware import headers_middleware, problem_middleware
 from server.openapi import OPERATIONS
+from server.ratelimit import limiter_ctx, ratelimit_middleware
 from server.reflections_store import Reflections
 from server.store import Durability, Store
 
@@ -59,14 +60,14 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     """The Plenary web application for ``settings``."""
     app = web.Application(
-        middlewares=[headers_middleware, problem_middleware],
+        middlewares=[headers_middleware, problem_middleware, ratelimit_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[COUNTERS] = Counter()
     operations: list[Operation] = [op for resource in (*RESOURCES, *FEEDS) for op in resource.operations]
     app[OPERATIONS] = operations
-    app.cleanup_ctx.append(store_ctx)
+    app.cleanup_ctx.extend([store_ctx, limiter_ctx])
     app.cleanup_ctx.extend([queue_ctx, worker_ctx])
     app.cleanup_ctx.extend([hub_ctx, heap_ctx, readers.readers_ctx])  # live feeds: after the store, closed before it
     app.on_shutdown.append(hub_shutdown)

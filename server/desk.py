@@ -12,11 +12,11 @@ from aiohttp import web
 from server.auth import require
 from server.errors import NotFound
 from server.middleware import read_body
-from server.models import Event, ReflectionsPreview, Role, Session
+from server.models import Event, ReflectionsPreview, Role, Session, UpdatePreview
 from server.pages import asset_url, json_script, load_event, not_found_page, page_response, path_day, template
 from server.params import SLUG
 from server.reflections_store import post_path
-from server.render import BLOCK_ATTRIBUTES, BLOCK_TAGS, render_markdown
+from server.render import BLOCK_ATTRIBUTES, BLOCK_TAGS, render_inline, render_markdown
 
 __all__ = ["html_tree", "routes"]
 
@@ -167,3 +167,14 @@ async def preview(request: web.Request) -> web.Response:
     body = await read_body(request, ReflectionsPreview)
     nodes = html_tree(render_markdown(body.markdown))
     return web.json_response({"nodes": nodes}, headers={"Cache-Control": "no-store"})
+
+
+@routes.post("/desk/events/{event}/preview-update")
+async def preview_update(request: web.Request) -> web.Response:
+    """An update's text as readers will see it: the ``html`` the server would store (the desk renders none)."""
+    event_id = request.match_info["event"]
+    if not SLUG.fullmatch(event_id):
+        raise NotFound("no such event")
+    await require(request, Role.REPORTER, event_id)
+    body = await read_body(request, UpdatePreview)
+    return web.json_response({"html": render_inline(body.text)}, headers={"Cache-Control": "no-store"})

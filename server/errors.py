@@ -67,5 +67,14 @@ class StoreUnavailable(PlenaryError):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+class Overloaded(PlenaryError):
+    """This process is full (as many live feeds as it takes): retry soon, perhaps on another process."""
+
+    status, title = 503, "Service Unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 class SeqExpired(Exception):
     """The ``after`` position was trimmed from the log; the client must reload (resync)."""

@@ -18,6 +18,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 MAX_TEXT = 10_000
@@ -250,18 +251,25 @@ class UpdateCreate(Body):
         return self
 
 
+class UpdatePreview(Body):
+    text: UpdateText
+
+
 class UpdatePatch(Body):
     """Fields to change; a field that is absent stays as it was, null clears an optional one."""
 
-    text: UpdateText | None = None
+    # None here means "absent" (these cannot be cleared): the schema offers no null for them.
+    text: UpdateText | SkipJsonSchema[None] = None
     session: Slug | None = None
-    happened_at: Moment | None = None
-    key: bool | None = None
-    pinned: bool | None = None
+    happened_at: Moment | SkipJsonSchema[None] = None
+    key: bool | SkipJsonSchema[None] = None
+    pinned: bool | SkipJsonSchema[None] = None
     quote: Quote | None = None
     image: Image | None = None
-    tags: list[Tag] | None = Field(default=None, max_length=20)
-    version: int | None = Field(default=None, ge=1, description="If given, the edit fails with 409 unless it matches")
+    tags: Annotated[list[Tag], Field(max_length=20)] | SkipJsonSchema[None] = None
+    version: Annotated[int, Field(ge=1)] | SkipJsonSchema[None] = Field(
+        default=None, description="If given, the edit fails with 409 unless it matches"
+    )
 
     @field_validator("text")
     @classmethod
@@ -281,6 +289,7 @@ class Update(Record):
     received_at: dt.datetime
     version: int = 1
     text: str = ""
+    html: str = Field("", description="text rendered once when written: light Markdown, sanitised")
     key: bool = False
     pinned: bool = False
     quote: Quote | None = None

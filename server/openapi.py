@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
-from server.api import Operation
+from server.api import PATH_PARAMETERS, QUERY_PARAMETERS, Operation
 
 OPERATIONS: web.AppKey[list[Operation]] = web.AppKey("operations", list)
 
 _REASONS = {
     400: "Malformed request", 401: "No or unknown token", 403: "Not allowed", 404: "Unknown",
     409: "Conflict", 413: "Body too large", 415: "Wrong content type", 422: "Invalid field",
-    429: "Rate limited", 503: "Store unavailable; retry after the Retry-After seconds",
+    429: "Rate limited; retry after the Retry-After seconds",
+    503: "Store unavailable or server full; retry after the Retry-After seconds",
 }  # fmt: skip
 
 _PROBLEM = {
@@ -43,18 +43,17 @@ def _ref(model: type[BaseModel], schemas: dict[str, Any], mode: JsonSchemaMode =
 
 def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"{(\w+)}", op.path)
+        {"name": name, "in": "path", "required": True, "schema": PATH_PARAMETERS[name]} for name in op.path_params
     ]
-    params += [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}} for name in op.query]
+    params += [{"name": name, "in": "query", "required": False, "schema": QUERY_PARAMETERS[name]} for name in op.query]
     if op.method == "POST" and op.path.endswith("/updates"):
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                        "schema": {"type": "string", "maxLength": 200}})  # fmt: skip
     ok: dict[str, Any] = {"description": "Success"}
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": _ref(op.response, schemas, "serialization")}}
-    responses: dict[str, Any] = {str(op.status): ok}
-    for status in op.errors:
+    responses: dict[str, Any] = {str(status): ok for status in (op.status, *op.also)}
+    for status in op.statuses:
         responses[str(status)] = {
             "description": _REASONS.get(status, "Error"),
             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},

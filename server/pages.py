@@ -23,7 +23,6 @@ from server.errors import NotFound
 from server.models import Event, Session
 from server.params import SEQ, SLUG
 from server.reflections_store import Reflections, post_path
-from server.render import render_inline
 from workers.post import event_jsonld
 
 __all__ = ["Asset", "asset", "asset_url", "csp", "not_found_page", "page_response", "routes"]
@@ -55,12 +54,14 @@ HEADLINE_CHARS = 110
 # --- headers --------------------------------------------------------------------------------------
 
 
-def csp(host: str | None = None) -> str:
+def csp(host: str | None = None, media_origin: str = "") -> str:
     """The Content-Security-Policy of every HTML page: no inline script or style, no plugins, no framing.
 
     ``host`` (the request's Host) adds explicit ws:// and wss:// sources for browsers whose 'self' does not
-    cover WebSockets; anything that is not a plain host[:port] is ignored.
+    cover WebSockets; anything that is not a plain host[:port] is ignored. Images load over https only (no
+    http:, no data:), plus ``media_origin`` (the setting; it may be an http origin of one's own).
     """
+    images = "'self' https:" + (f" {media_origin}" if media_origin else "")
     connect = "'self'"
     if host and _HOST.fullmatch(host):
         connect += f" ws://{host} wss://{host}"
@@ -69,7 +70,7 @@ def csp(host: str | None = None) -> str:
             "default-src 'none'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self' https: http: data:",
+            f"img-src {images}",
             "font-src 'self'",
             f"connect-src {connect}",
             "manifest-src 'self'",
@@ -78,7 +79,7 @@ def csp(host: str | None = None) -> str:
             "frame-ancestors 'none'",
             "object-src 'none'",
             "require-trusted-types-for 'script'",
-            "trusted-types 'none'",
+            "trusted-types plenary-update",  # reader.js's one policy: update HTML the server sanitised
         ]
     )
 
@@ -86,7 +87,7 @@ def csp(host: str | None = None) -> str:
 def page_response(request: web.Request, body: str, *, status: int = 200) -> web.Response:
     """An HTML page with the strict CSP and the other headers pages carry (desk pages use this too)."""
     response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
-    response.headers["Content-Security-Policy"] = csp(request.host)
+    response.headers["Content-Security-Policy"] = csp(request.host, request.app[SETTINGS].media_origin)
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
@@ -108,18 +109,24 @@ class Asset:
 
 
 @functools.cache
-def asset(name: str) -> Asset | None:
-    """The static file ``name`` from clients/reader or clients/desk, or None; read once per process."""
-    if not _ASSET_NAME.fullmatch(name):
-        return None
+def _assets() -> dict[str, Asset]:
+    """Every file under clients/reader and clients/desk, read once per process: a fixed set, so a loop of
+    random names cannot grow the process (misses are not remembered)."""
+    found: dict[str, Asset] = {}
     base = resources.files("clients")
-    for folder in ASSET_DIRS:
-        path = base.joinpath(folder, name)
-        if path.is_file():
-            body = path.read_bytes()
-            kind = _CONTENT_TYPES[name.rpartition(".")[2]]
-            return Asset(name, body, kind, hashlib.sha256(body).hexdigest()[:12])
-    return None
+    for folder in reversed(ASSET_DIRS):  # the first folder wins a name both hold
+        for path in base.joinpath(folder).iterdir():
+            name = path.name
+            if path.is_file() and _ASSET_NAME.fullmatch(name):
+                body = path.read_bytes()
+                kind = _CONTENT_TYPES[name.rpartition(".")[2]]
+                found[name] = Asset(name, body, kind, hashlib.sha256(body).hexdigest()[:12])
+    return found
+
+
+def asset(name: str) -> Asset | None:
+    """The static file ``name`` from clients/reader or clients/desk, or None."""
+    return _assets().get(name)
 
 
 def asset_url(name: str) -> str:
@@ -175,10 +182,15 @@ def _day_label(day: dt.date) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
 
-def plain_text(markdown: str) -> str:
-    """The reader-visible text of an update's light Markdown, without markup, whitespace collapsed."""
-    text = _TAG.sub("", _BR.sub(" ", render_inline(markdown)))
+def plain_text(update: Mapping[str, Any]) -> str:
+    """The reader-visible text of an update (its stored ``html``), without markup, whitespace collapsed."""
+    text = _TAG.sub("", _BR.sub(" ", _html(update)))
     return " ".join(_XML_INVALID.sub("", html.unescape(text)).split())
+
+
+def _html(update: Mapping[str, Any]) -> str:
+    """The update's text as sanitised HTML, rendered once when it was written (server/render.py)."""
+    return str(update.get("html") or "")
 
 
 def _clip(text: str, limit: int = HEADLINE_CHARS) -> str:
@@ -190,7 +202,7 @@ def _clip(text: str, limit: int = HEADLINE_CHARS) -> str:
 
 def headline(update: Mapping[str, Any]) -> str:
     """A one-line title for an update: its text, else its quote, else its image caption."""
-    text = plain_text(str(update.get("text") or ""))
+    text = plain_text(update)
     quote = update.get("quote") or {}
     image = update.get("image") or {}
     if not text and quote.get("text"):
@@ -203,7 +215,7 @@ def headline(update: Mapping[str, Any]) -> str:
 
 def article_body(update: Mapping[str, Any]) -> str:
     """The whole plain text of an update (text, then quote with its speaker, then image caption)."""
-    parts = [plain_text(str(update.get("text") or ""))]
+    parts = [plain_text(update)]
     quote = update.get("quote") or {}
     if quote.get("text"):
         speaker = f" — {quote['speaker']}" if quote.get("speaker") else ""
@@ -261,9 +273,9 @@ def render_update(update: Mapping[str, Any], ctx: PageContext) -> str:
     if update.get("key"):
         meta.append('<span class="badge badge-key">Key event</span>')
     parts = [f"<article {attrs}>", f'<header class="update-meta">{"".join(meta)}</header>']
-    text = str(update.get("text") or "")
-    if text.strip():
-        parts.append(f'<div class="update-text">{render_inline(text)}</div>')
+    text = _html(update)
+    if text:
+        parts.append(f'<div class="update-text">{text}</div>')
     quote = update.get("quote") or {}
     if quote.get("text"):
         lines = "<br>".join(_esc(line) for line in str(quote["text"]).strip().splitlines())
@@ -556,9 +568,9 @@ def atom_feed(ctx: PageContext, updates: list[Mapping[str, Any]]) -> bytes:
 def _entry_html(update: Mapping[str, Any], ctx: PageContext) -> str:
     """The body of an update as sanitised HTML for a feed reader (no page chrome, no meta line)."""
     parts: list[str] = []
-    text = str(update.get("text") or "")
-    if text.strip():
-        parts.append(f"<p>{render_inline(text)}</p>")
+    text = _html(update)
+    if text:
+        parts.append(f"<p>{text}</p>")
     quote = update.get("quote") or {}
     if quote.get("text"):
         speaker = f"<br>— {_esc(quote['speaker'])}" if quote.get("speaker") else ""

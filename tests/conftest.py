@@ -45,7 +45,8 @@ def prefix() -> str:
 @pytest.fixture
 def settings(store_url: str, prefix: str, tmp_path: Path) -> Settings:
     return Settings(redis_url=store_url, redis_prefix=prefix, admin_token=ADMIN_TOKEN, data_dir=tmp_path,
-                    run_worker=False, keepalive_seconds=5.0, freeze_heap=False)  # fmt: skip
+                    run_worker=False, keepalive_seconds=5.0, freeze_heap=False,
+                    rate_limits=False)  # fmt: skip
 
 
 @pytest.fixture
@@ -139,7 +140,8 @@ def live_server_factory(store_url: str, prefix: str, tmp_path: Path) -> Iterator
     def start(port: int | None = None, **env: str) -> LiveServer:
         """``port`` fixes the port (to restart a server where its clients expect it); default: a free one."""
         base = {"PLENARY_REDIS_URL": store_url, "PLENARY_REDIS_PREFIX": prefix, "PLENARY_ADMIN_TOKEN": ADMIN_TOKEN,
-                "PLENARY_RUN_WORKER": "false", "PLENARY_DATA_DIR": str(tmp_path)}  # fmt: skip
+                "PLENARY_RUN_WORKER": "false", "PLENARY_DATA_DIR": str(tmp_path),
+                "PLENARY_RATE_LIMITS": "false"}  # fmt: skip
         server = start_server({**base, **env}, tmp_path / f"server{len(started)}.log", port=port)
         started.append(server)
         return server

@@ -320,3 +320,12 @@ async def test_concurrent_pins_leave_exactly_one_pinned(client: Any) -> None:
     assert {r.status for r in await asyncio.gather(*pins)} == {200}
     listing = await (await client.get(URL)).json()
     assert sum(u["pinned"] for u in listing["updates"]) == 1
+
+
+async def test_limit_takes_ascii_digits_only(client: Any) -> None:
+    await setup(client)
+    assert (await client.get(URL + "?limit=5")).status == 200
+    for bad in ("٥", "%20%205", "+5", "0", "201", "5.0", "１０"):  # int() took the Arabic-Indic and full-width digits
+        response = await client.get(URL + f"?limit={bad}")
+        assert response.status == 422, bad
+        assert (await response.json())["field"] == "limit"

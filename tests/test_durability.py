@@ -22,7 +22,12 @@ URL = "/api/events/socitm-2011/updates"
 
 def _settings(url: str, tmp_path: Path, **changes: Any) -> Settings:
     return Settings(
-        redis_url=url, admin_token=ADMIN["Authorization"].split()[1], data_dir=tmp_path, run_worker=False, **changes
+        redis_url=url,
+        admin_token=ADMIN["Authorization"].split()[1],
+        data_dir=tmp_path,
+        run_worker=False,
+        rate_limits=False,
+        **changes,
     )
 
 

@@ -109,20 +109,6 @@ async def test_a_crashed_process_stops_counting(client: TestClient) -> None:  # 
     assert not await store.client.hexists(store.keys.readers(EV), "ghost")
 
 
-async def test_connections_per_address_are_limited(aiohttp_client: Any, make_app: Callable[..., Any]) -> None:
-    client = await aiohttp_client(make_app(max_connections_per_address=1))
-    await make_event(client)
-    async with client.ws_connect(f"/ws/events/{EV}"):
-        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-            await client.ws_connect(f"/ws/events/{EV}")
-        assert refused.value.status == 429
-        response = await client.get(f"/api/events/{EV}/stream")
-        assert response.status == 429
-        assert response.content_type == "application/problem+json"
-    async with client.ws_connect(f"/ws/events/{EV}") as ws:  # the slot is free again
-        assert not ws.closed
-
-
 async def test_oversized_client_message_closes_1009(aiohttp_client: Any, make_app: Callable[..., Any]) -> None:
     client = await aiohttp_client(make_app(ws_max_message_bytes=128))
     await make_event(client)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 
@@ -153,7 +154,9 @@ async def test_csp_is_strict(client: Any, blog: dict[str, dict[str, Any]]) -> No
     assert policy["form-action"] == "'self'"
     assert policy["object-src"] == "'none'"
     assert policy["require-trusted-types-for"] == "'script'"
+    assert policy["trusted-types"] == "plenary-update"  # reader.js's one policy, nothing else
     assert policy["connect-src"].startswith("'self'")
+    assert policy["img-src"] == "'self' https:"  # no http:, no data:
     assert "unsafe" not in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     # A forged Host cannot add sources to the policy.
@@ -254,7 +257,7 @@ async def test_static_assets_are_versioned_and_cached(client: Any) -> None:
     response = await client.get(str(js))
     assert response.status == 200 and response.content_type == "text/javascript"
     assert "immutable" in response.headers["Cache-Control"]
-    assert "export function renderInline" in await response.text()
+    assert "export function updateHTML" in await response.text()
     response = await client.get(str(css))
     assert response.status == 200 and response.content_type == "text/css"
     unversioned = await client.get("/static/reader.js")
@@ -297,3 +300,11 @@ async def test_atom_feed(client: Any, blog: dict[str, dict[str, Any]]) -> None:
         quote.findtext(f"{ATOM}content") or ""
     )
     assert b"<script" not in body and b"&lt;script" not in body
+
+
+async def test_csp_allows_images_from_the_media_origin(aiohttp_client: Any, make_app: Callable[..., Any]) -> None:
+    client = await aiohttp_client(make_app(media_origin="http://media.example:8081"))
+    await make_event(client)
+    response = await client.get(PAGE)
+    policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    assert policy["img-src"] == "'self' https: http://media.example:8081"

@@ -203,10 +203,29 @@ function renderPreview() {
     preview.replaceChildren(el("p", { class: "hint", text: "Your update appears here as readers will see it." }));
     return;
   }
-  const article = renderUpdate({ id: "preview", ...body, happened_at: new Date().toISOString(), tags: body.tags ?? [],
-    author: me ? { name: me.name } : undefined }, ctx);
+  // The text's HTML comes from the server (the browser renders no Markdown); until it is back, plain text.
+  const html = previewHTML.text === body.text ? previewHTML.html : undefined;
+  const article = renderUpdate({ id: "preview", ...body, html, happened_at: new Date().toISOString(),
+    tags: body.tags ?? [], author: me ? { name: me.name } : undefined }, ctx);
   article.removeAttribute("id");
   preview.replaceChildren(article);
+  if (html === undefined && body.text) {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(fetchPreviewHTML, 200);
+  }
+}
+
+let previewHTML = { text: "", html: "" };
+let previewTimer = null;
+let previewSeq = 0;
+
+async function fetchPreviewHTML() {
+  const { text } = draftBody();
+  const seq = ++previewSeq;
+  const result = await auth.call("POST", `/desk/events/${config.event}/preview-update`, { text }).catch(() => null);
+  if (seq !== previewSeq || !result?.ok) return; // a newer one is on its way, or offline: plain text stays
+  previewHTML = { text, html: result.body.html };
+  renderPreview();
 }
 
 function loadIntoComposer(body) {

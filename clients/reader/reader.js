@@ -1,161 +1,28 @@
 // Plenary reader: makes the server-rendered page live over WebSocket (SSE as fallback), resuming with after=.
-// Reporter text is never parsed as HTML: it goes in through textContent or the small renderer below.
-// Exports (renderInline, renderUpdate, headline, LiveFeed, ...) are reusable by the desk pages.
+// The browser renders no Markdown: every update carries `html`, made and sanitised once by the server when the
+// update was written (server/render.py holds the one allowed-tag list). It enters the page through the one
+// Trusted Types policy below; everything else goes in through textContent.
+// Exports (updateHTML, renderUpdate, headline, LiveFeed, ...) are reusable by the desk pages.
 
-const SAFE_LINK = /^(https?:\/\/|mailto:)/i;
 const HTTP_URL = /^https?:\/\//i;
-const PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
-const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'", nbsp: "\u00a0" };
 const HEADLINE_CHARS = 110;
-const RAW_BLOCK = /^<(script|style|textarea|iframe|noscript|template)\b[^>]*>[\s\S]*?(<\/\1\s*>|$)/i;
-const RAW_TAG = /^(<\/?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]*)?\/?>|<!--[\s\S]*?-->)/;
 const PAGE_SIZE = 50;
 
-// --- light Markdown, as server/render.py's render_inline: links, emphasis, code, strikethrough, breaks ---
+// The page's CSP allows this policy name only ("trusted-types plenary-update"); it accepts nothing but
+// update HTML from the server's own answers.
+const updatePolicy = globalThis.trustedTypes
+  ? globalThis.trustedTypes.createPolicy("plenary-update", { createHTML: (html) => html })
+  : { createHTML: (html) => html };
 
-function closer(src, from, delim) {
-  // The nearest closing run of delim after from: not preceded by whitespace; for "_", not inside a word.
-  for (let i = src.indexOf(delim, from); i !== -1; i = src.indexOf(delim, i + 1)) {
-    if (i <= from || /\s/.test(src[i - 1]) || src[i - 1] === "\\") continue;
-    if (delim[0] === "_" && /[\p{L}\p{N}]/u.test(src[i + delim.length] ?? "")) continue;
-    if (delim.length === 1 && src[i + 1] === delim) { i += 1; continue; }
-    return i;
-  }
-  return -1;
-}
-
-function linkEnd(src, open) {
-  // For "[label](dest "title")" starting at open: [labelEnd, dest, end] or null.
-  let depth = 0;
-  let i = open;
-  for (; i < src.length; i += 1) {
-    const c = src[i];
-    if (c === "\\") { i += 1; continue; }
-    if (c === "`") { const close = src.indexOf("`", i + 1); if (close !== -1) i = close; continue; }
-    if (c === "[") depth += 1;
-    if (c === "]" && --depth === 0) break;
-  }
-  if (i >= src.length || src[i + 1] !== "(") return null;
-  const m = /^\(\s*(<[^<>\n]*>|[^\s()<>]*)(?:\s+("[^"]*"|'[^']*'))?\s*\)/.exec(src.slice(i + 1));
-  if (!m) return null;
-  const dest = m[1].startsWith("<") ? m[1].slice(1, -1) : m[1];
-  return [i, dest, m[2] ? m[2].slice(1, -1) : "", i + 1 + m[0].length];
-}
-
-function decodeEntity(src, at) {
-  const m = /^&(#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-z]{2,5});/.exec(src.slice(at, at + 12));
-  if (!m) return null;
-  const name = m[1];
-  let text = ENTITIES[name];
-  if (name[0] === "#") {
-    const code = name[1] === "x" || name[1] === "X" ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
-    text = code > 0 && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff) ? String.fromCodePoint(code) : "\ufffd";
-  }
-  return text === undefined ? null : [text, m[0].length];
-}
-
-function inline(src, parent, depth = 0) {
-  let text = "";
-  const flush = () => { if (text) { parent.append(text); text = ""; } };
-  const element = (tag, inner) => {
-    flush();
-    const el = document.createElement(tag);
-    if (depth < 8) inline(inner, el, depth + 1); else el.textContent = inner;
-    parent.append(el);
-    return el;
-  };
-  for (let i = 0; i < src.length; i += 1) {
-    const c = src[i];
-    if (c === "\\" && i + 1 < src.length && PUNCTUATION.includes(src[i + 1])) { text += src[++i]; continue; }
-    if (c === "\\" && src[i + 1] === "\n") { flush(); parent.append(document.createElement("br")); i += 1; continue; }
-    if (c === "\n") {
-      text = text.replace(/ +$/, "");
-      flush();
-      parent.append(document.createElement("br"));
-      while (src[i + 1] === " ") i += 1;
-      continue;
-    }
-    if (c === "&") {
-      const entity = decodeEntity(src, i);
-      if (entity) { text += entity[0]; i += entity[1] - 1; continue; }
-    }
-    if (c === "`") {
-      const run = /^`+/.exec(src.slice(i))[0];
-      const end = src.indexOf(run, i + run.length);
-      if (end !== -1 && src[end + run.length] !== "`") {
-        flush();
-        const code = document.createElement("code");
-        let body = src.slice(i + run.length, end).replace(/\n/g, " ");
-        if (/^ .*[^ ].* $/.test(body)) body = body.slice(1, -1);
-        code.textContent = body;
-        parent.append(code);
-        i = end + run.length - 1;
-        continue;
-      }
-      text += run;
-      i += run.length - 1;
-      continue;
-    }
-    if (c === "<") {
-      const rest = src.slice(i);
-      const m = /^<([a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s<>]*)>/.exec(rest);
-      if (m && SAFE_LINK.test(m[1])) {
-        flush();
-        parent.append(link(m[1], m[1]));
-        i += m[0].length - 1;
-        continue;
-      }
-      // Raw HTML is dropped, as the server's sanitiser does: scripts and styles with their content.
-      const tag = RAW_BLOCK.exec(rest) ?? RAW_TAG.exec(rest);
-      if (tag) { i += tag[0].length - 1; continue; }
-    }
-    if (c === "[") {
-      const found = linkEnd(src, i);
-      if (found && SAFE_LINK.test(found[1]) && !/\s/.test(found[1])) {
-        const [labelEnd, dest, title, end] = found;
-        flush();
-        const a = link(dest, "");
-        if (title) a.title = title;
-        inline(src.slice(i + 1, labelEnd), a, depth + 1);
-        parent.append(a);
-        i = end - 1;
-        continue;
-      }
-    }
-    if (c === "*" || c === "_" || (c === "~" && src[i + 1] === "~")) {
-      const delim = c === "~" ? "~~" : src[i + 1] === c ? c + c : c;
-      const after = src[i + delim.length] ?? "";
-      const before = src[i - 1] ?? "";
-      const canOpen = after && !/\s/.test(after) && !(c === "_" && /[\p{L}\p{N}]/u.test(before));
-      const end = canOpen ? closer(src, i + delim.length, delim) : -1;
-      if (end !== -1) {
-        const tag = c === "~" ? "s" : delim.length === 2 ? "strong" : "em";
-        element(tag, src.slice(i + delim.length, end));
-        i = end + delim.length - 1;
-        continue;
-      }
-      text += delim;
-      i += delim.length - 1;
-      continue;
-    }
-    text += c;
-  }
-  flush();
-}
-
-function link(href, label) {
-  const a = document.createElement("a");
-  a.href = href;
-  a.rel = "nofollow noopener";
-  if (label) a.textContent = label;
-  return a;
-}
-
-/** Light Markdown to a DocumentFragment built from elements and text nodes only (never HTML parsing). */
-export function renderInline(markdown) {
-  const fragment = document.createDocumentFragment();
-  inline(String(markdown ?? "").trim(), fragment);
-  return fragment;
+/** An update's server-rendered `html` as a fragment (parsed inert, in a template); its text when it has none. */
+export function updateHTML(update) {
+  const template = document.createElement("template");
+  if (typeof update.html === "string") template.innerHTML = updatePolicy.createHTML(update.html);
+  else String(update.text ?? "").trim().split(/\r?\n/).forEach((line, n) => {
+    if (n) template.content.append(document.createElement("br"));
+    template.content.append(line);
+  });
+  return template.content;
 }
 
 function clip(text, limit = HEADLINE_CHARS) {
@@ -166,7 +33,7 @@ function clip(text, limit = HEADLINE_CHARS) {
 
 /** One line for an update: its text, else its quote, else its image caption (as pages.headline does). */
 export function headline(update) {
-  let text = renderInline(update.text).textContent.split(/\s+/).join(" ").trim();
+  let text = updateHTML(update).textContent.split(/\s+/).join(" ").trim();
   const quote = update.quote ?? {};
   if (!text && quote.text) text = `“${quote.text.split(/\s+/).join(" ").trim()}”${quote.speaker ? ` — ${quote.speaker}` : ""}`;
   if (!text) text = (update.image?.caption || update.image?.alt || "").split(/\s+/).join(" ").trim();
@@ -216,7 +83,9 @@ export function renderUpdate(update, ctx) {
     "data-version": String(update.version ?? 1), "data-received": update.received_at ?? "",
     "data-session": update.session ?? "",
   }, meta);
-  if ((update.text ?? "").trim()) article.append(el("div", { class: "update-text" }, renderInline(update.text)));
+  if (update.html || (update.html === undefined && (update.text ?? "").trim())) {
+    article.append(el("div", { class: "update-text" }, updateHTML(update)));
+  }
   const quote = update.quote;
   if (quote?.text) {
     const p = el("p");

@@ -43,7 +43,7 @@ async def get_event(request: web.Request) -> web.Response:
 
 
 @routes.route("PUT", "/api/events/{event}/sessions/{session}", "Create or replace a session; broadcast",
-              who="editor", body=SessionBody, response=Session, status=201,
+              who="editor", body=SessionBody, response=Session, status=201, also=(200,),
               errors=(401, 403, 404, 422))  # fmt: skip
 async def put_session(request: web.Request) -> web.Response:
     event_id, session_id = slug(request, "event"), slug(request, "session")

@@ -9,7 +9,7 @@ from server.api import Routes
 from server.appkeys import SETTINGS, STORE
 from server.auth import actor
 from server.client import address_in, client_address
-from server.errors import Forbidden
+from server.errors import Forbidden, Unauthorized
 from server.models import Health, Role
 
 routes = Routes()
@@ -28,12 +28,14 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 @routes.route("GET", "/metrics", "Prometheus metrics (clients in metrics_allow, or the admin token)", who="admin",
-              errors=(403,))  # fmt: skip
+              errors=(401, 403))  # fmt: skip
 async def metrics_text(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if not address_in(client_address(request, settings), settings.metrics_allow):
         who = await actor(request)
-        if who is None or who.role is not Role.ADMIN:
+        if who is None:
+            raise Unauthorized("metrics are served to the metrics_allow networks or with an admin token")
+        if who.role is not Role.ADMIN:
             raise Forbidden("metrics are served to the metrics_allow networks or with an admin token")
     return web.Response(text=metrics.render(request.app), content_type="text/plain", charset="utf-8")
 

@@ -21,12 +21,14 @@ from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.middleware import read_body, validation_problem
 from server.models import Event, Role, Update, UpdateCreate, UpdateList, UpdatePatch
 from server.params import parse_day, parse_seq, parse_session, slug
+from server.render import render_inline
 from server.store import Store
 
 routes = Routes()
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 MAX_LIMIT = 200
+_LIMIT = re.compile(r"[0-9]{1,3}")
 
 
 def _now() -> dt.datetime:
@@ -82,6 +84,7 @@ async def create_update(request: web.Request) -> web.Response:
         "received_at": codec.utc_text(now),
         "version": 1,
         "text": body.text,
+        "html": render_inline(body.text),  # rendered once, here: pages, lists and feeds carry it
         "key": body.key,
         "pinned": body.pinned,
         "quote": body.quote.model_dump(mode="json") if body.quote else None,
@@ -111,10 +114,8 @@ async def list_updates(request: web.Request) -> web.Response:
     store = request.app[STORE]
     await store.get_event(event_id)
     query = request.query
-    try:
-        limit = int(query.get("limit", "50"))
-    except ValueError:
-        limit = -1
+    raw_limit = query.get("limit", "50")
+    limit = int(raw_limit) if _LIMIT.fullmatch(raw_limit) else -1  # ASCII digits only: int() takes "٥" and " 5"
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit: an integer from 1 to {MAX_LIMIT}", field="limit")
     after, before = parse_seq(query.get("after")), parse_seq(query.get("before"), "before")
@@ -171,6 +172,7 @@ async def edit_update(request: web.Request) -> web.Response:
             raise Conflict(f"version {patch.version} is stale; the update is at version {old['version']}",
                            field="version")  # fmt: skip
         new = {**old, **changes, "version": int(old["version"]) + 1}
+        new["html"] = render_inline(str(new.get("text") or ""))
         try:
             Update.model_validate(new)
             UpdateCreate.model_validate({k: new[k] for k in ("text", "quote", "image")})

@@ -15,6 +15,7 @@ from server.feed.core import Position
 from server.feed.wire import Format
 from server.feed.writer import Reader
 from server.params import parse_seq, parse_session, slug
+from server.ratelimit import feed_admission
 
 logger = logging.getLogger(__name__)
 
@@ -57,14 +58,14 @@ async def serve(request: web.Request, feed: FeedRequest, fmt: Format, response: 
     Joining comes before the head, so any message published after the client sees the head reaches it.
 
     Raises:
-        RateLimited: the client address has too many feeds.
+        RateLimited: the client address has too many feeds. Overloaded: this process has as many feeds as it takes.
         StoreUnavailable: the event's feed could not be subscribed in time.
     """
     transport = request.transport
     if transport is None:
         raise ConnectionResetError("the client went away")
     hub = request.app[HUB]
-    with hub.admission(feed.address):
+    async with feed_admission(request, feed.address):
         reader = Reader(feed.event, fmt, transport, request.writer, session=feed.session, address=feed.address)
         await hub.join(reader)
         try:

@@ -1,4 +1,4 @@
-"""This process's fan-out: the channels it follows, joining and catch-up, dispatch, admission and keep-alive.
+"""This process's fan-out: the channels it follows, joining and catch-up, dispatch and keep-alive.
 
 The decisions are ``server.feed.core``'s; messages come from a ``Broker``; every write goes through the
 ``Writer``. See docs/live-delivery.md for the resume algorithm and why it leaves no gap and no duplicate.
@@ -7,17 +7,15 @@ The decisions are ``server.feed.core``'s; messages come from a ``Broker``; every
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Final
 
 from aiohttp import web
 
 from server.appkeys import HUB, SETTINGS, STORE
-from server.errors import RateLimited, SeqExpired, StoreUnavailable
+from server.errors import SeqExpired, StoreUnavailable
 from server.feed.broker import Broker, RedisBroker
 from server.feed.core import ORIGIN, Channel, Follower, Position
 from server.feed.wire import GOING_AWAY_CODE, GOING_AWAY_REASON, SLOW_READER_CODE, Message, resync
@@ -48,7 +46,7 @@ class Hub:
     """
 
     def __init__(self, broker: Broker, *, buffer_messages: int = 256, buffer_bytes: int = 1 << 20,
-                 keepalive_seconds: float = 20.0, max_per_address: int = 20_000, ready_timeout: float = 5.0,
+                 keepalive_seconds: float = 20.0, ready_timeout: float = 5.0,
                  batch: int = 500, recent_messages: int = 1000, chunk_writes: int = 256, resume_max: int = 5000,
                  catch_up_seconds: float = 10.0) -> None:  # fmt: skip
         self.broker = broker
@@ -63,13 +61,11 @@ class Hub:
         self._tick_seconds = max(_TICK_MIN, keepalive_seconds / self._slots)
         self._linger_ticks = math.ceil(_LINGER / self._tick_seconds)
         self._joined = 0
-        self.max_per_address = max_per_address
         self.ready_timeout = ready_timeout
         self.batch = batch
         self.resume_max = resume_max
         self.catch_up_seconds = catch_up_seconds
         self._channels: dict[str, _Followed] = {}
-        self._addresses: Counter[str] = Counter()
         self._tick_task: asyncio.Task[None] | None = None
         self.departures = 0  # readers who left, ever (server.heap decides from it when to collect everything)
         self.process_id = ""  # set by readers_ctx
@@ -98,25 +94,6 @@ class Hub:
             await asyncio.gather(self._tick_task, return_exceptions=True)
         await self.broker.close()
         self.writer.close()
-
-    # --- admission --------------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def admission(self, address: str) -> Iterator[None]:
-        """Count one feed connection from ``address`` while the block runs.
-
-        Raises:
-            RateLimited: the address already has ``max_per_address`` feed connections.
-        """
-        if self._addresses[address] >= self.max_per_address:
-            raise RateLimited(f"at most {self.max_per_address} feed connections per client address")
-        self._addresses[address] += 1
-        try:
-            yield
-        finally:
-            self._addresses[address] -= 1
-            if self._addresses[address] <= 0:
-                del self._addresses[address]
 
     # --- the broker's sink ------------------------------------------------------------------------
 
@@ -358,7 +335,6 @@ async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
         buffer_messages=settings.reader_buffer_messages,
         buffer_bytes=settings.reader_buffer_bytes,
         keepalive_seconds=settings.keepalive_seconds,
-        max_per_address=settings.max_connections_per_address,
         ready_timeout=max(2 * settings.redis_timeout, 2.0),
         recent_messages=settings.resume_cache_messages,
         chunk_writes=settings.dispatch_chunk_writes,

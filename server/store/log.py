@@ -10,6 +10,7 @@ from redis.exceptions import ResponseError
 
 from server import codec
 from server.errors import SeqExpired
+from server.render import with_html
 from server.store.durability import DurableStore, guard
 
 __all__ = ["Entry", "LogStore", "Seq", "pad_seq"]
@@ -35,6 +36,8 @@ def pad_seq(seq: str) -> str:
 
 def _entry(entry_id: bytes, fields: Mapping[bytes, bytes]) -> Entry:
     msg = codec.entry_to_message(entry_id.decode(), fields[b"t"].decode(), fields[b"d"])
+    if msg["type"] in ("update", "edit"):
+        with_html(msg["data"])  # written before html was stored with the record
     return Entry(Seq(msg["seq"]), msg["type"], msg["data"])
 
 

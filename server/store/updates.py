@@ -9,6 +9,7 @@ from typing import Any
 
 from server import codec
 from server.errors import Conflict, Invalid, NotFound
+from server.render import with_html
 from server.store.durability import guard
 from server.store.log import Entry, LogStore, Seq, pad_seq
 
@@ -29,7 +30,7 @@ def _decode_record(fields: Mapping[bytes, bytes]) -> dict[str, Any]:
     record = codec.unpack(fields[b"d"])
     record["seq"] = fields[b"seq"].decode()
     record["version"] = int(fields[b"v"])
-    return record
+    return with_html(record)  # written before html was stored with the record
 
 
 class UpdateStore(LogStore):
