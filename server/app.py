@@ -74,6 +74,6 @@ def create_app(settings: Settings) -> web.Application:
         app.add_routes(feed.table())
     for resource in RESOURCES:
         app.add_routes(resource.table())
-    app.add_routes(pages.routes)  # reader page, Atom feed, /static/ (not part of the /api OpenAPI document)
+    pages.setup(app)  # templates; reader, embed, permalink and post pages, Atom feed, /static/ (not in /api)
     app.add_routes(desk.routes)  # reporter and editor desks (docs/desks.md)
     return app

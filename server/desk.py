@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import html
 from html.parser import HTMLParser
 from typing import Any
 
@@ -13,7 +11,7 @@ from server.auth import require
 from server.errors import NotFound
 from server.middleware import read_body
 from server.models import Event, ReflectionsPreview, Role, Session
-from server.pages import asset_url, json_script, load_event, not_found_page, page_response, path_day, template
+from server.pages import asset_url, json_script, load_event, not_found_page, path_day, render_page
 from server.params import SLUG
 from server.reflections_store import post_path
 from server.render import BLOCK_ATTRIBUTES, BLOCK_TAGS, render_markdown
@@ -106,15 +104,14 @@ def _config(event: Event, sessions: list[Session], **extra: object) -> dict[str,
 
 
 def _page(request: web.Request, name: str, config: dict[str, Any], **fields: str) -> web.Response:
-    esc = functools.partial(html.escape, quote=True)
-    body = template(name, "desk").substitute(
-        css_url=esc(asset_url("desk.css")),
-        reader_css_url=esc(asset_url("reader.css")),
-        js_url=esc(asset_url(name.replace(".html", ".js"))),
-        config=json_script(config),
-        **{k: esc(v) for k, v in fields.items()},
-    )
-    response = page_response(request, body)
+    context = {
+        "css_url": asset_url("desk.css"),
+        "reader_css_url": asset_url("reader.css"),
+        "js_url": asset_url(name.replace(".html", ".js")),
+        "config": json_script(config),
+        **fields,
+    }
+    response = render_page(request, name, context)
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
     return response

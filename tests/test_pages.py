@@ -233,7 +233,7 @@ async def test_empty_event_page(client: Any) -> None:
 async def test_older_updates_page(
     client: Any, blog: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pages, "PAGE_SIZE", 2)
+    monkeypatch.setattr(pages.reader, "PAGE_SIZE", 2)
     html = await (await client.get(PAGE)).text()
     assert article_ids(html) == [blog["evil"]["id"], blog["quote"]["id"]]
     older = re.search(r'<a class="older" href="([^"]+)">Older updates</a>', html)

@@ -1,0 +1,43 @@
+"""One update as the reader sees it: the values templates/_update.html lays out (reader.js builds the same)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from markupsafe import Markup
+
+from server.pages.context import PageContext, day_label, is_http
+from server.render import render_inline
+
+
+def update_view(update: Mapping[str, Any], ctx: PageContext) -> dict[str, Any]:
+    """The fields of ``update`` ready for the template: local times, session title, sanitised text HTML."""
+    when = ctx.local(update["happened_at"])
+    session_id = str(update.get("session") or "")
+    session = ctx.sessions.get(session_id) if session_id else None
+    quote = update.get("quote") or {}
+    image = update.get("image") or {}
+    text = str(update.get("text") or "")
+    classes = ["update"] + (["is-key"] if update.get("key") else []) + (["is-pinned"] if update.get("pinned") else [])
+    return {
+        "id": str(update["id"]),
+        "seq": update.get("seq", ""),
+        "version": update.get("version", 1),
+        "received": update.get("received_at", ""),
+        "session_id": session_id,
+        "classes": " ".join(classes),
+        "datetime": when.isoformat(),
+        "day": day_label(when.date()) if len(ctx.event.days) > 1 else None,
+        "time": f"{when:%H:%M}",
+        "session_title": session.title if session is not None else None,
+        "pinned": bool(update.get("pinned")),
+        "key": bool(update.get("key")),
+        "html": Markup(render_inline(text)) if text.strip() else None,  # sanitised by render_inline
+        "quote_lines": str(quote.get("text") or "").strip().splitlines() if quote.get("text") else [],
+        "speaker": quote.get("speaker") or None,
+        "image": image if is_http(image.get("url")) else None,
+        "tags": [str(t) for t in update.get("tags") or []],
+        "author": (update.get("author") or {}).get("name") or None,
+        "permalink": f"/events/{ctx.event.id}/updates/{update['id']}",
+    }
