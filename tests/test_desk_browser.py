@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from test_browser import Blog, make_blog, open_live
 
 from clients.demo import replay
 from clients.demo_day import DAY
@@ -19,6 +18,7 @@ from clients.demo_day import EVENT_ID as DEMO_EVENT
 
 from browser import IMAGES, Api, Watch, chromium, new_page, screenshot, stage_photo
 from conftest import ADMIN, ADMIN_TOKEN, EVENT, LiveServer
+from test_browser import Blog, make_blog, open_live
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Route

@@ -27,6 +27,8 @@ _CONTENT_TYPES = {
     "ico": "image/x-icon",
     "webmanifest": "application/manifest+json",
 }
+#: Files other sites load: the embed's loader script, pasted into news sites' articles.
+CROSS_ORIGIN = frozenset({"embed.js"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,7 @@ async def static(request: web.Request) -> web.Response:
     headers = {
         "ETag": etag,
         "Cache-Control": "public, max-age=31536000, immutable" if versioned else "no-cache",
-        "Cross-Origin-Resource-Policy": "same-origin",
+        "Cross-Origin-Resource-Policy": "cross-origin" if found.name in CROSS_ORIGIN else "same-origin",
     }
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers=headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -29,6 +30,46 @@ routes = web.RouteTableDef()
 
 #: Latest updates in the first view and in the Atom feed.
 PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class FirstView:
+    """What a live page shows before its feed connects, and the log position the feed resumes from."""
+
+    after: str | None
+    pinned: Mapping[str, Any] | None
+    newest_first: list[Mapping[str, Any]]
+    prev: str | None
+
+
+async def first_view(request: web.Request, event_id: str, *, session: str | None = None,
+                     before: str | None = None, limit: int | None = None) -> FirstView:  # fmt: skip
+    """The latest updates (or those before ``before``), the pinned one apart, newest first."""
+    store = request.app[STORE]
+    # The log position is read before the list, so the feed resumes from no later than what the list shows.
+    after = await store.last_seq(event_id)
+    records, _next, prev = await store.list_updates(event_id, before=before, limit=limit or PAGE_SIZE, session=session)
+    pinned_id = await store.pinned_id(event_id) if before is None else None
+    pinned = await store.get_update(event_id, pinned_id) if pinned_id else None
+    if pinned is not None and session is not None and pinned.get("session") != session:
+        pinned = None
+    newest_first = [r for r in reversed(records) if pinned is None or r["id"] != pinned["id"]]
+    return FirstView(after, pinned, newest_first, prev)
+
+
+def live_config(
+    ctx: PageContext, after: str | None, *, session: str | None = None, live: bool = True
+) -> dict[str, Any]:
+    """The reader-config that reader.js starts from."""
+    return {
+        "event": ctx.event.id,
+        "timezone": ctx.event.timezone,
+        "multiDay": len(ctx.event.days) > 1,
+        "session": session,
+        "after": after or "0-0",
+        "live": live,
+        "sessions": {s.id: s.title for s in ctx.sessions.values()},
+    }
 
 
 def coverage(event: Event) -> tuple[dt.datetime, dt.datetime]:
@@ -118,21 +159,14 @@ async def reader_page(request: web.Request) -> web.Response:
     if ctx is None:
         return not_found_page(request, "There is no event at this address.")
     event, sessions = ctx.event, ctx.sessions
-    store = request.app[STORE]
     query = request.query
     session = query.get("session") or None
     if session is not None and session not in sessions:
         return not_found_page(request, "This event has no such session.")
     before = query.get("before") if SEQ.fullmatch(query.get("before", "")) else None
     only_key = query.get("key") in ("1", "on", "true")
-    # The log position is read before the list, so the feed resumes from no later than what the list shows.
-    after = await store.last_seq(event.id)
-    records, _next, prev = await store.list_updates(event.id, before=before, limit=PAGE_SIZE, session=session)
-    pinned_id = await store.pinned_id(event.id) if before is None else None
-    pinned = await store.get_update(event.id, pinned_id) if pinned_id else None
-    if pinned is not None and session is not None and pinned.get("session") != session:
-        pinned = None
-    newest_first = [r for r in reversed(records) if pinned is None or r["id"] != pinned["id"]]
+    first = await first_view(request, event.id, session=session, before=before)
+    after, pinned, newest_first, prev = first.after, first.pinned, first.newest_first, first.prev
     shown = ([pinned] if pinned else []) + newest_first
 
     def link(**params: str) -> str:
@@ -140,15 +174,7 @@ async def reader_page(request: web.Request) -> web.Response:
         qs = "&".join(f"{k}={v}" for k, v in merged.items() if v)
         return f"/events/{event.id}" + (f"?{qs}" if qs else "")
 
-    config = {
-        "event": event.id,
-        "timezone": event.timezone,
-        "multiDay": len(event.days) > 1,
-        "session": session,
-        "after": after or "0-0",
-        "live": before is None,
-        "sessions": {s.id: s.title for s in sessions.values()},
-    }
+    config = live_config(ctx, after, session=session, live=before is None)
     title = event.blog_title or event.title
     key_events = [_key_event(r, ctx) for r in shown if r.get("key")]
     context = {
