@@ -127,6 +127,16 @@ class Settings(BaseSettings):
         (),
         description="Origins of news sites that may frame the live blog's embed page (/events/{event}/embed).",
     )
+    publisher_name: str = Field(
+        "", description="The publisher named in pages' JSON-LD and Open Graph tags (empty: the event's blog title)."
+    )
+    publisher_logo_url: str = Field("", description="Absolute URL of the publisher's logo for JSON-LD (empty: none).")
+    media_max_bytes: int = Field(
+        26214400, ge=1024, description="Largest photo upload in bytes (POST /api/events/{event}/media); 25 MB."
+    )
+    media_uploads_per_minute: int = Field(
+        30, ge=1, description="Photo uploads one token may make per minute (more are answered 429 with Retry-After)."
+    )
     keepalive_seconds: float = Field(
         20.0,
         gt=0,

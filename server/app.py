@@ -10,7 +10,7 @@ from aiohttp import web
 
 from config.settings import Settings
 from server import desk, pages, readers
-from server.api import Operation, events, reflections, service, tokens, updates
+from server.api import Operation, events, media, reflections, service, tokens, updates
 from server.appkeys import REFLECTIONS, SETTINGS, STORE
 from server.feed import sse, ws
 from server.feed.hub import hub_ctx, hub_shutdown
@@ -24,7 +24,7 @@ from server.store import Durability, Store
 
 logger = logging.getLogger(__name__)
 
-RESOURCES = (service.routes, tokens.routes, events.routes, updates.routes, reflections.routes)
+RESOURCES = (service.routes, tokens.routes, events.routes, updates.routes, media.routes, reflections.routes)
 FEEDS = (ws.routes, sse.routes, readers.routes)
 
 
@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> web.Application:
     app[COUNTERS] = Counter()
     operations: list[Operation] = [op for resource in (*RESOURCES, *FEEDS) for op in resource.operations]
     app[OPERATIONS] = operations
-    app.cleanup_ctx.append(store_ctx)
+    app.cleanup_ctx.extend([store_ctx, media.media_ctx])
     app.cleanup_ctx.extend([queue_ctx, worker_ctx])
     app.cleanup_ctx.extend([hub_ctx, heap_ctx, readers.readers_ctx])  # live feeds: after the store, closed before it
     app.on_shutdown.append(hub_shutdown)
@@ -75,5 +75,6 @@ def create_app(settings: Settings) -> web.Application:
     for resource in RESOURCES:
         app.add_routes(resource.table())
     pages.setup(app)  # templates; reader, embed, permalink and post pages, Atom feed, /static/ (not in /api)
+    app.add_routes(media.files)  # stored photos
     app.add_routes(desk.routes)  # reporter and editor desks (docs/desks.md)
     return app

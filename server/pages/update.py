@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,6 +10,20 @@ from markupsafe import Markup
 
 from server.pages.context import PageContext, day_label, is_http
 from server.render import render_inline
+
+#: A photo stored by POST /api/events/{event}/media: its full rendition, whose small one sits beside it.
+_STORED = re.compile(r"(?P<stem>.+/media/[a-z0-9][a-z0-9-]*/[0-9a-f]{24})-2048\.(?P<ext>jpg|png)")
+SMALL = 640
+
+
+def srcset(image: Mapping[str, Any]) -> str | None:
+    """``srcset`` for a stored photo with known size (phones load the small rendition), else None."""
+    found = _STORED.fullmatch(str(image.get("url") or ""))
+    width, height = image.get("width"), image.get("height")
+    if found is None or not isinstance(width, int) or not isinstance(height, int):
+        return None
+    small = round(width * min(1.0, SMALL / max(width, height)))
+    return f"{found['stem']}-{SMALL}.{found['ext']} {small}w, {image['url']} {width}w"
 
 
 def update_view(update: Mapping[str, Any], ctx: PageContext) -> dict[str, Any]:
@@ -36,7 +51,7 @@ def update_view(update: Mapping[str, Any], ctx: PageContext) -> dict[str, Any]:
         "html": Markup(render_inline(text)) if text.strip() else None,  # sanitised by render_inline
         "quote_lines": str(quote.get("text") or "").strip().splitlines() if quote.get("text") else [],
         "speaker": quote.get("speaker") or None,
-        "image": image if is_http(image.get("url")) else None,
+        "image": {**image, "srcset": srcset(image)} if is_http(image.get("url")) else None,
         "tags": [str(t) for t in update.get("tags") or []],
         "author": (update.get("author") or {}).get("name") or None,
         "permalink": f"/events/{ctx.event.id}/updates/{update['id']}",
