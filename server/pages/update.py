@@ -26,6 +26,11 @@ def srcset(image: Mapping[str, Any]) -> str | None:
     return f"{found['stem']}-{SMALL}.{found['ext']} {small}w, {image['url']} {width}w"
 
 
+def _image(image: Mapping[str, Any]) -> dict[str, Any]:
+    fields = ("url", "alt", "caption", "width", "height")
+    return {**{name: image.get(name) for name in fields}, "srcset": srcset(image)}
+
+
 def update_view(update: Mapping[str, Any], ctx: PageContext) -> dict[str, Any]:
     """The fields of ``update`` ready for the template: local times, session title, sanitised text HTML."""
     when = ctx.local(update["happened_at"])
@@ -51,7 +56,7 @@ def update_view(update: Mapping[str, Any], ctx: PageContext) -> dict[str, Any]:
         "html": Markup(render_inline(text)) if text.strip() else None,  # sanitised by render_inline
         "quote_lines": str(quote.get("text") or "").strip().splitlines() if quote.get("text") else [],
         "speaker": quote.get("speaker") or None,
-        "image": {**image, "srcset": srcset(image)} if is_http(image.get("url")) else None,
+        "image": _image(image) if is_http(image.get("url")) else None,
         "tags": [str(t) for t in update.get("tags") or []],
         "author": (update.get("author") or {}).get("name") or None,
         "permalink": f"/events/{ctx.event.id}/updates/{update['id']}",
