@@ -104,7 +104,7 @@ async def test_first_view_shows_updates_newest_first_escaped(client: Any, blog: 
     # render_inline drops raw HTML tags (scripts with their content); either way none becomes markup here.
     evil = html.split(f'id="u-{blog["evil"]["id"]}"', 1)[1].split("</article>", 1)[0]
     assert "<script" not in evil and "<img" not in evil and "onerror=" not in evil.replace("onerror=&quot;", "")
-    assert [attrs.get("type") for attrs, _text in parse(html).scripts] == ["module", "application/ld+json",
+    assert [attrs.get("type") for attrs, _text in parse(html).scripts] == ["module", "module", "application/ld+json",
                                                                             "application/json"]  # fmt: skip
     assert not [t for t, a in parse(html).tags if t == "img" and "onerror" in a]
     assert "&lt;b&gt;x&lt;/b&gt;" in html

@@ -24,6 +24,7 @@
   frame.src = `${origin}/events/${event}/embed?theme=${theme()}`;
   frame.title = script.dataset.title || "Live blog";
   frame.className = "plenary-embed";
+  frame.allow = "web-share; clipboard-write"; // the share links on updates
   frame.style.display = "block";
   frame.style.width = "100%";
   frame.style.border = "0";

@@ -6,7 +6,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from server.pages import assets, atom, embed, post, reader
+from server.pages import assets, atom, embed, post, reader, share
 from server.pages.assets import asset_url
 from server.pages.context import base_url, json_script, load_event, not_found_page, path_day, render_page
 from server.pages.headers import csp, page_response
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 #: Every page route; none is part of the /api OpenAPI document.
-routes = (reader.routes, embed.routes, atom.routes, post.routes, assets.routes)
+routes = (reader.routes, embed.routes, share.routes, atom.routes, post.routes, assets.routes)
 
 
 def setup(app: web.Application) -> None:

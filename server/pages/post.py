@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from markupsafe import Markup
 
-from server.appkeys import REFLECTIONS
+from server.appkeys import REFLECTIONS, SETTINGS
 from server.pages.context import base_url, day_label, find_event, not_found_page, parse_time, path_day, render_page
+from server.pages.share import open_graph
 from server.reflections_store import post_path
 
 routes = web.RouteTableDef()
@@ -27,9 +28,13 @@ async def reflections_page(request: web.Request) -> web.Response:
     canonical = base_url(request) + post_path(event.id, day)
     moment = parse_time(published["published_at"])
     jsonld = {**published["jsonld"], "datePublished": moment.isoformat(), "url": canonical}
+    title = str(published["title"] or f"Reflections, {day_label(day)}")
+    description = f"{event.title}: the reflections post of {day_label(day)}."
+    og = open_graph(request.app[SETTINGS], event, title=title, description=description, url=canonical)
     context = {
-        "title": str(published["title"] or f"Reflections, {day_label(day)}"),
-        "description": f"{event.title}: the reflections post of {day_label(day)}.",
+        "title": title,
+        "description": description,
+        "og": og,
         "canonical": canonical,
         "jsonld": jsonld,
         "event": event,

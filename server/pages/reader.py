@@ -9,7 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from server.appkeys import REFLECTIONS, STORE
+from config.settings import Settings
+from server.appkeys import REFLECTIONS, SETTINGS, STORE
 from server.models import Event, Session
 from server.pages.context import (
     PageContext,
@@ -21,6 +22,7 @@ from server.pages.context import (
     not_found_page,
     render_page,
 )
+from server.pages.share import first_image, open_graph, publisher
 from server.pages.update import update_view
 from server.params import SEQ
 from server.reflections_store import Reflections, post_path
@@ -30,6 +32,8 @@ routes = web.RouteTableDef()
 
 #: Latest updates in the first view and in the Atom feed.
 PAGE_SIZE = 50
+#: Latest updates described in the reader page's JSON-LD (search engines read the newest; the page stays small).
+JSONLD_UPDATES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +83,13 @@ def coverage(event: Event) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def live_blog_jsonld(ctx: PageContext, updates: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """schema.org LiveBlogPosting for the event, with one BlogPosting per update (newest first)."""
+def live_blog_jsonld(ctx: PageContext, updates: Iterable[Mapping[str, Any]], settings: Settings) -> dict[str, Any]:
+    """schema.org LiveBlogPosting for the event, with a BlogPosting for each of the latest JSONLD_UPDATES."""
     event = ctx.event
     start, end = coverage(event)
+    latest = list(updates)[:JSONLD_UPDATES]
     posts: list[dict[str, Any]] = []
-    for update in updates:
+    for update in latest:
         post: dict[str, Any] = {
             "@type": "BlogPosting",
             "@id": f"{ctx.page_url}#u-{update['id']}",
@@ -109,8 +114,12 @@ def live_blog_jsonld(ctx: PageContext, updates: Iterable[Mapping[str, Any]]) -> 
         "coverageStartTime": start.isoformat(),
         "coverageEndTime": end.isoformat(),
         "about": event_jsonld(event),
+        "publisher": publisher(settings, event),
         "liveBlogUpdate": posts,
     }
+    image = first_image(latest)
+    if image is not None:
+        data["image"] = image["url"]
     if posts:
         data["dateModified"] = max(p["datePublished"] for p in posts)
     return data
@@ -176,6 +185,7 @@ async def reader_page(request: web.Request) -> web.Response:
 
     config = live_config(ctx, after, session=session, live=before is None)
     title = event.blog_title or event.title
+    settings = request.app[SETTINGS]
     key_events = [_key_event(r, ctx) for r in shown if r.get("key")]
     context = {
         "event": event,
@@ -184,7 +194,16 @@ async def reader_page(request: web.Request) -> web.Response:
         "description": description(event),
         "canonical": ctx.page_url,
         "feed_url": f"/events/{event.id}/feed.atom",
-        "jsonld": live_blog_jsonld(ctx, shown),
+        "jsonld": live_blog_jsonld(ctx, shown, settings),
+        "og": open_graph(
+            settings,
+            event,
+            title=title,
+            description=description(event),
+            url=ctx.page_url,
+            image=first_image(shown),
+            kind="website",
+        ),
         "config": config,
         "dates": dates(event),
         "session": session,
