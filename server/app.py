@@ -12,6 +12,7 @@ from config.settings import Settings
 from server import desk, pages, readers
 from server.api import Operation, events, media, reflections, service, tokens, updates
 from server.appkeys import REFLECTIONS, SETTINGS, STORE
+from server.compression import compression_middleware
 from server.feed import sse, ws
 from server.feed.hub import hub_ctx, hub_shutdown
 from server.heap import heap_ctx
@@ -59,7 +60,7 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     """The Plenary web application for ``settings``."""
     app = web.Application(
-        middlewares=[headers_middleware, problem_middleware],
+        middlewares=[compression_middleware, headers_middleware, problem_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import re
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from importlib import resources
 
 from aiohttp import web
 
+from server.compression import accepts_gzip
 from server.errors import NotFound
 
 __all__ = ["Asset", "asset", "asset_url", "routes"]
@@ -27,6 +29,7 @@ _CONTENT_TYPES = {
     "ico": "image/x-icon",
     "webmanifest": "application/manifest+json",
 }
+_TEXT = frozenset({"js", "css", "svg", "webmanifest"})
 #: Files other sites load: the embed's loader script, pasted into news sites' articles.
 CROSS_ORIGIN = frozenset({"embed.js"})
 
@@ -39,6 +42,8 @@ class Asset:
     body: bytes
     content_type: str
     version: str
+    #: The body gzipped once when the file is read (None for formats that are compressed already).
+    gzipped: bytes | None = None
 
 
 @functools.cache
@@ -51,8 +56,9 @@ def _assets() -> dict[str, Asset]:
             name = path.name
             if path.is_file() and _ASSET_NAME.fullmatch(name) and name not in found:
                 body = path.read_bytes()
-                kind = _CONTENT_TYPES[name.rpartition(".")[2]]
-                found[name] = Asset(name, body, kind, hashlib.sha256(body).hexdigest()[:12])
+                ext = name.rpartition(".")[2]
+                packed = gzip.compress(body, 9, mtime=0) if ext in _TEXT else None
+                found[name] = Asset(name, body, _CONTENT_TYPES[ext], hashlib.sha256(body).hexdigest()[:12], packed)
     return found
 
 
@@ -74,13 +80,17 @@ async def static(request: web.Request) -> web.Response:
     found = asset(request.match_info["name"])
     if found is None:
         raise NotFound("no such file")
-    etag = f'"{found.version}"'
+    packed = found.gzipped if found.gzipped is not None and accepts_gzip(request) else None
+    etag = f'"{found.version}-gz"' if packed is not None else f'"{found.version}"'
     versioned = request.query.get("v") == found.version
     headers = {
         "ETag": etag,
+        "Vary": "Accept-Encoding",
         "Cache-Control": "public, max-age=31536000, immutable" if versioned else "no-cache",
         "Cross-Origin-Resource-Policy": "cross-origin" if found.name in CROSS_ORIGIN else "same-origin",
     }
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers=headers)
-    return web.Response(body=found.body, headers={**headers, "Content-Type": found.content_type})
+    if packed is not None:
+        headers["Content-Encoding"] = "gzip"
+    return web.Response(body=packed or found.body, headers={**headers, "Content-Type": found.content_type})
