@@ -7,6 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -297,3 +298,17 @@ async def test_atom_feed(client: Any, blog: dict[str, dict[str, Any]]) -> None:
         quote.findtext(f"{ATOM}content") or ""
     )
     assert b"<script" not in body and b"&lt;script" not in body
+
+
+async def test_live_badge_only_while_the_event_runs(client: Any) -> None:
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).astimezone(ZoneInfo("Pacific/Kiritimati")).date()
+    zones = {"live": (today, "Pacific/Kiritimati"), "ended": (dt.date(2011, 10, 11), "Europe/London"),
+             "upcoming": (today + dt.timedelta(days=30), "Europe/London")}  # fmt: skip
+    labels = {"live": "Live", "ended": "Ended", "upcoming": "Soon"}
+    for phase, (day, zone) in zones.items():
+        await make_event(client, id=f"event-{phase}", starts_on=day.isoformat(), ends_on=day.isoformat(), timezone=zone)
+        for path in (f"/events/event-{phase}", f"/events/event-{phase}/embed"):
+            html = await (await client.get(path)).text()
+            assert f'<span class="live-badge" data-phase="{phase}">{labels[phase]}</span>' in html, path

@@ -1,4 +1,4 @@
-"""The share link in headless Chromium: Web Share where the browser has it, else the link is copied."""
+"""The reader in headless Chromium: the Share link (Web Share, else copy), and the first screen of a phone."""
 
 from __future__ import annotations
 
@@ -54,4 +54,23 @@ def test_share_copies_the_permalink_or_uses_web_share(browser: Browser, blog: Bl
     expect(page.locator(f"#u-{live['id']}")).to_contain_text("digital is not an IT project")
     page.get_by_role("link", name="Follow the live blog of SOCITM 2011").click()
     expect(page.locator("#status")).to_have_text("Live")
+    assert watch.problems() == []
+
+
+def test_phone_first_screen_reaches_the_newest_update(browser: Browser, blog: Blog) -> None:
+    pinned = blog.post("Follow the round tables here all day; the agenda is online.")
+    blog.api.edit("socitm-2011", pinned["id"], pinned=True)
+    for n in range(5):
+        blog.post(f"Update {n}: shared services, savings and the back office", session="keynote", key=n % 2 == 0)
+    newest = blog.post("Ann Brown: shared services saved Brent £1.2m in the first year.", key=True)
+    page, watch = open_live(browser, blog.url, width=390, height=844)
+    card = page.locator(f"#updates #u-{newest['id']}")
+    box = card.bounding_box()
+    assert box is not None and box["y"] < 844 / 2, box  # it starts in the top half of the first screen
+    bar = [page.locator(selector).bounding_box() for selector in ("#session", "#only-key", "#key-events-box summary")]
+    assert all(b is not None for b in bar)
+    middles = [b["y"] + b["height"] / 2 for b in bar if b is not None]
+    assert max(middles) - min(middles) < 8, middles  # the filters are one bar
+    assert page.get_by_label("Key events only").count() == 1  # the short visible label keeps its full name
+    assert page.locator(".live-badge").inner_text().lower() == "ended"  # SOCITM 2011 is over
     assert watch.problems() == []

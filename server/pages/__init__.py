@@ -8,7 +8,7 @@ from aiohttp import web
 
 from server.pages import assets, atom, embed, post, reader, share
 from server.pages.assets import asset_url
-from server.pages.context import base_url, json_script, load_event, not_found_page, path_day, render_page
+from server.pages.context import PHASE_LABELS, base_url, json_script, load_event, not_found_page, path_day, render_page
 from server.pages.headers import csp, page_response
 
 __all__ = [
@@ -39,5 +39,6 @@ def setup(app: web.Application) -> None:
     )
     env.globals["asset_url"] = asset_url
     env.filters["json_script"] = json_script
+    env.globals["phase_labels"] = PHASE_LABELS
     for table in routes:
         app.add_routes(table)

@@ -107,6 +107,17 @@ class PageContext:
         return parse_time(value).astimezone(self.zone)
 
 
+def phase(event: Event, now: dt.datetime | None = None) -> str:
+    """ "upcoming", "live" or "ended": where ``now`` falls against the event's days in its own time zone."""
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(event.zone)
+    if moment.date() < event.starts_on:
+        return "upcoming"
+    return "live" if moment.date() <= event.ends_on else "ended"
+
+
+PHASE_LABELS = {"upcoming": "Soon", "live": "Live", "ended": "Ended"}
+
+
 def base_url(request: web.Request) -> str:
     public = request.app[SETTINGS].public_url
     return public.rstrip("/") if public else f"{request.scheme}://{request.host}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.appkeys import SETTINGS
-from server.pages.context import load_context, not_found_page, render_page
+from server.pages.context import load_context, not_found_page, phase, render_page
 from server.pages.reader import first_view, live_config
 from server.pages.update import update_view
 
@@ -31,6 +31,7 @@ async def embed_page(request: web.Request) -> web.Response:
         "event": ctx.event,
         "title": ctx.event.blog_title or ctx.event.title,
         "theme": theme if theme in THEMES else None,
+        "phase": phase(ctx.event),
         "canonical": ctx.page_url,
         "config": live_config(ctx, first.after),
         "pinned": update_view(first.pinned, ctx) if first.pinned else None,

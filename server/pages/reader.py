@@ -20,6 +20,7 @@ from server.pages.context import (
     is_http,
     load_context,
     not_found_page,
+    phase,
     render_page,
 )
 from server.pages.share import first_image, open_graph, publisher
@@ -206,6 +207,7 @@ async def reader_page(request: web.Request) -> web.Response:
         ),
         "config": config,
         "dates": dates(event),
+        "phase": phase(event),
         "session": session,
         "session_days": session_days(ctx),
         "only_key": only_key,
