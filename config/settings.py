@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,6 +45,17 @@ def _comma_list(value: Any) -> Any:
 Cidr = Annotated[str, AfterValidator(_cidr)]
 CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list)]
 CidrList = Annotated[tuple[Cidr, ...], NoDecode, BeforeValidator(_comma_list)]
+_ORIGIN = re.compile(r"https?://(?:(?:\*\.)?[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?")
+
+
+def _origin(value: str) -> str:
+    if not _ORIGIN.fullmatch(value):
+        raise ValueError(f"{value!r} is not an origin such as https://news.example or https://*.example.com")
+    return value
+
+
+#: Origins allowed to frame the embed (CSP frame-ancestors sources: scheme, host or *.host, optional port).
+OriginList = Annotated[tuple[Annotated[str, AfterValidator(_origin)], ...], NoDecode, BeforeValidator(_comma_list)]
 
 
 class Settings(BaseSettings):
@@ -124,6 +136,20 @@ class Settings(BaseSettings):
     metrics_allow: CidrList = Field(
         ("127.0.0.0/8", "::1/128"),
         description="Client networks (CIDRs) that may read /metrics without the admin token.",
+    )
+    embed_origins: OriginList = Field(
+        (),
+        description="Origins of news sites that may frame the live blog's embed page (/events/{event}/embed).",
+    )
+    publisher_name: str = Field(
+        "", description="The publisher named in pages' JSON-LD and Open Graph tags (empty: the event's blog title)."
+    )
+    publisher_logo_url: str = Field("", description="Absolute URL of the publisher's logo for JSON-LD (empty: none).")
+    media_max_bytes: int = Field(
+        26214400, ge=1024, description="Largest photo upload in bytes (POST /api/events/{event}/media); 25 MB."
+    )
+    media_uploads_per_minute: int = Field(
+        30, ge=1, description="Photo uploads one token may make per minute (more are answered 429 with Retry-After)."
     )
     keepalive_seconds: float = Field(
         20.0,

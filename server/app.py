@@ -10,8 +10,9 @@ from aiohttp import web
 
 from config.settings import Settings
 from server import desk, pages, readers
-from server.api import Operation, events, reflections, service, tokens, updates
+from server.api import Operation, events, media, reflections, service, tokens, updates
 from server.appkeys import REFLECTIONS, SETTINGS, STORE
+from server.compression import compression_middleware
 from server.feed import sse, ws
 from server.feed.hub import hub_ctx, hub_shutdown
 from server.heap import heap_ctx
@@ -25,7 +26,7 @@ from server.store import Durability, Store
 
 logger = logging.getLogger(__name__)
 
-RESOURCES = (service.routes, tokens.routes, events.routes, updates.routes, reflections.routes)
+RESOURCES = (service.routes, tokens.routes, events.routes, updates.routes, media.routes, reflections.routes)
 FEEDS = (ws.routes, sse.routes, readers.routes)
 
 
@@ -60,14 +61,14 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     """The Plenary web application for ``settings``."""
     app = web.Application(
-        middlewares=[headers_middleware, problem_middleware, ratelimit_middleware],
+        middlewares=[compression_middleware, headers_middleware, problem_middleware, ratelimit_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[COUNTERS] = Counter()
     operations: list[Operation] = [op for resource in (*RESOURCES, *FEEDS) for op in resource.operations]
     app[OPERATIONS] = operations
-    app.cleanup_ctx.extend([store_ctx, limiter_ctx])
+    app.cleanup_ctx.extend([store_ctx, limiter_ctx, media.media_ctx])
     app.cleanup_ctx.extend([queue_ctx, worker_ctx])
     app.cleanup_ctx.extend([hub_ctx, heap_ctx, readers.readers_ctx])  # live feeds: after the store, closed before it
     app.on_shutdown.append(hub_shutdown)
@@ -75,6 +76,7 @@ def create_app(settings: Settings) -> web.Application:
         app.add_routes(feed.table())
     for resource in RESOURCES:
         app.add_routes(resource.table())
-    app.add_routes(pages.routes)  # reader page, Atom feed, /static/ (not part of the /api OpenAPI document)
+    pages.setup(app)  # templates; reader, embed, permalink and post pages, Atom feed, /static/ (not in /api)
+    app.add_routes(media.files)  # stored photos
     app.add_routes(desk.routes)  # reporter and editor desks (docs/desks.md)
     return app

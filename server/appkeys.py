@@ -9,8 +9,10 @@ from aiohttp import web
 from config.settings import Settings
 
 if TYPE_CHECKING:
+    from server.api.media import UploadLimiter
     from server.feed.hub import Hub
     from server.jobs import JobQueue
+    from server.media_store import MediaStorage
     from server.reflections_store import Reflections
     from server.store import Store
 
@@ -19,3 +21,5 @@ STORE: web.AppKey[Store] = web.AppKey("store")
 REFLECTIONS: web.AppKey[Reflections] = web.AppKey("reflections")
 QUEUE: web.AppKey[JobQueue] = web.AppKey("queue")
 HUB: web.AppKey[Hub] = web.AppKey("hub")
+MEDIA: web.AppKey[MediaStorage] = web.AppKey("media")
+MEDIA_LIMITER: web.AppKey[UploadLimiter] = web.AppKey("media_limiter")

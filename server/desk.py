@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-import html
 from html.parser import HTMLParser
 from typing import Any
 
 from aiohttp import web
 
+from server.appkeys import SETTINGS
 from server.auth import require
 from server.errors import NotFound
 from server.middleware import read_body
 from server.models import Event, ReflectionsPreview, Role, Session, UpdatePreview
-from server.pages import asset_url, json_script, load_event, not_found_page, page_response, path_day, template
+from server.pages import asset_url, base_url, json_script, load_event, not_found_page, path_day, render_page
+from server.pages.embed import snippet
 from server.params import SLUG
 from server.reflections_store import post_path
 from server.render import BLOCK_ATTRIBUTES, BLOCK_TAGS, render_inline, render_markdown
@@ -105,16 +105,15 @@ def _config(event: Event, sessions: list[Session], **extra: object) -> dict[str,
     }
 
 
-def _page(request: web.Request, name: str, config: dict[str, Any], **fields: str) -> web.Response:
-    esc = functools.partial(html.escape, quote=True)
-    body = template(name, "desk").substitute(
-        css_url=esc(asset_url("desk.css")),
-        reader_css_url=esc(asset_url("reader.css")),
-        js_url=esc(asset_url(name.replace(".html", ".js"))),
-        config=json_script(config),
-        **{k: esc(v) for k, v in fields.items()},
-    )
-    response = page_response(request, body)
+def _page(request: web.Request, name: str, config: dict[str, Any], **fields: object) -> web.Response:
+    context = {
+        "css_url": asset_url("desk.css"),
+        "reader_css_url": asset_url("reader.css"),
+        "js_url": asset_url(name.replace(".html", ".js")),
+        "config": json_script(config),
+        **fields,
+    }
+    response = render_page(request, name, context)
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
     return response
@@ -145,8 +144,10 @@ async def editor_desk(request: web.Request) -> web.Response:
     post_url = post_path(event.id, day)
     config = _config(event, sessions, day=day.isoformat(), readerUrl=f"/events/{event.id}", postUrl=post_url)
     label = f"{day:%A} {day.day} {day:%B %Y}"
+    origins = request.app[SETTINGS].embed_origins
+    embed = {"embed_snippet": snippet(base_url(request), event.id), "embed_origins": origins}
     return _page(request, "editor.html", config, title=event.blog_title or event.title, event_title=event.title,
-                 day=label, reader_url=f"/events/{event.id}", post_url=post_url)  # fmt: skip
+                 day=label, reader_url=f"/events/{event.id}", post_url=post_url, **embed)  # fmt: skip
 
 
 @routes.get("/desk/whoami")

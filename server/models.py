@@ -225,6 +225,8 @@ class Image(Record):
     url: HttpUrl
     caption: ShortText | None = None
     alt: ShortText | None = None
+    width: int | None = Field(None, ge=1, le=100000)
+    height: int | None = Field(None, ge=1, le=100000)
 
 
 class Author(Record):

@@ -186,3 +186,42 @@ class Api:
 
     def delete(self, event: str, update_id: str) -> None:
         self.call("DELETE", f"/api/events/{event}/updates/{update_id}", expect=204)
+
+
+@contextmanager
+def other_site(pages: dict[str, str], port: int) -> Iterator[str]:
+    """A second aiohttp server on ``port`` (its own thread and loop): another origin serving ``pages`` as HTML."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(text=pages[request.path], content_type="text/html")
+
+    ready = threading.Event()
+    state: dict[str, Any] = {}
+
+    async def main() -> None:
+        app = web.Application()
+        for path in pages:
+            app.router.add_get(path, serve)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        state["loop"], state["stop"] = asyncio.get_running_loop(), asyncio.Event()
+        ready.set()
+        try:
+            await state["stop"].wait()
+        finally:
+            await runner.cleanup()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    if not ready.wait(10):
+        raise RuntimeError("the other site did not start")
+    try:
+        yield f"http://localhost:{port}"
+    finally:
+        state["loop"].call_soon_threadsafe(state["stop"].set)
+        thread.join(10)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from test_pages import parse
-
 from server import pages
 from server.desk import html_tree
 
 from conftest import ADMIN, ADMIN_TOKEN, make_event, make_token
+from test_pages import parse
 
 DESK = "/desk/events/socitm-2011"
 EDITOR_DESK = f"{DESK}/days/2011-10-11"

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from test_browser import Blog, make_blog, open_live
 
 from clients.demo import replay
 from clients.demo_day import DAY
@@ -19,6 +18,7 @@ from clients.demo_day import EVENT_ID as DEMO_EVENT
 
 from browser import IMAGES, Api, Watch, chromium, new_page, screenshot, stage_photo
 from conftest import ADMIN, ADMIN_TOKEN, EVENT, LiveServer
+from test_browser import Blog, make_blog, open_live
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Route
@@ -191,6 +191,53 @@ def test_offline_posts_survive_a_reload_and_arrive_once_in_order(browser: Browse
     assert stamps[1] - stamps[0] >= dt.timedelta(minutes=1) and stamps[2] - stamps[1] >= dt.timedelta(minutes=1)
     assert desk.evaluate(f"localStorage.getItem('plenary.outbox.{EVENT_ID}')") == "[]"
     expect(desk.locator("#mine li")).to_have_count(3)
+    assert watch.problems() == []
+
+
+def phone_photo() -> bytes:
+    """A JPEG as a phone writes it: landscape pixels, orientation 6 (turn to portrait), GPS where it was taken."""
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x8825] = {1: "N", 2: (52.0, 27.0, 10.0), 3: "W", 4: (1.0, 43.0, 30.0)}
+    out = io.BytesIO()
+    Image.new("RGB", (1200, 900), (200, 120, 40)).save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_photo_from_the_phone_waits_offline_and_is_posted_once(browser: Browser, blog: Blog) -> None:
+    from playwright.sync_api import expect
+
+    secret = token(blog.api, "Flo", "reporter")
+    desk, watch = open_desk(browser, f"{blog.server.url}/desk/events/{EVENT_ID}", secret, width=390, height=844)
+    expect(desk.locator("#status")).to_have_text("Live")
+    assert desk.locator("#photo-camera").get_attribute("capture") == "environment"
+    assert desk.locator("#photo-library").get_attribute("accept") == "image/*"
+    desk.context.set_offline(True)
+    desk.locator("#photo-library").set_input_files(files=[{"name": "IMG_0042.jpg", "mimeType": "image/jpeg",
+                                                           "buffer": phone_photo()}])  # fmt: skip
+    expect(desk.locator("#photo-name")).to_contain_text("IMG_0042.jpg")
+    desk.get_by_label(re.compile("^Alt text")).fill("The stage before the keynote")
+    desk.get_by_role("textbox", name=re.compile("^Update")).fill("The stage is set")
+    desk.get_by_role("button", name="Post", exact=True).click()
+    expect(desk.locator("#outbox li[data-state='pending']")).to_have_count(1)
+    expect(desk.locator("#photo-chosen")).to_be_hidden()  # the composer is clear for the next one
+    assert updates(blog.api) == []
+    desk.context.set_offline(False)
+    expect(desk.locator("#outbox li[data-state='sent']")).to_have_count(1, timeout=10_000)
+    desk.wait_for_timeout(500)  # nothing else goes out
+    arrived = updates(blog.api)
+    assert len(arrived) == 1 and arrived[0]["text"] == "The stage is set"
+    image = arrived[0]["image"]
+    assert image["alt"] == "The stage before the keynote" and "/media/socitm-2011/" in image["url"]
+    assert (image["width"], image["height"]) == (900, 1200)  # turned upright
+    assert desk.evaluate("new Promise((r) => { const q = indexedDB.open('plenary-desk'); q.onsuccess = () => "
+                         "{ const g = q.result.transaction('photos').objectStore('photos').count(); "
+                         "g.onsuccess = () => r(g.result); }; })") == 0  # fmt: skip
+    expect(desk.locator(f"#feed #u-{arrived[0]['id']} img")).to_have_count(1)
     assert watch.problems() == []
 
 

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -105,7 +106,7 @@ async def test_first_view_shows_updates_newest_first_escaped(client: Any, blog: 
     # render_inline drops raw HTML tags (scripts with their content); either way none becomes markup here.
     evil = html.split(f'id="u-{blog["evil"]["id"]}"', 1)[1].split("</article>", 1)[0]
     assert "<script" not in evil and "<img" not in evil and "onerror=" not in evil.replace("onerror=&quot;", "")
-    assert [attrs.get("type") for attrs, _text in parse(html).scripts] == ["module", "application/ld+json",
+    assert [attrs.get("type") for attrs, _text in parse(html).scripts] == ["module", "module", "application/ld+json",
                                                                             "application/json"]  # fmt: skip
     assert not [t for t, a in parse(html).tags if t == "img" and "onerror" in a]
     assert "&lt;b&gt;x&lt;/b&gt;" in html
@@ -236,7 +237,7 @@ async def test_empty_event_page(client: Any) -> None:
 async def test_older_updates_page(
     client: Any, blog: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pages, "PAGE_SIZE", 2)
+    monkeypatch.setattr(pages.reader, "PAGE_SIZE", 2)
     html = await (await client.get(PAGE)).text()
     assert article_ids(html) == [blog["evil"]["id"], blog["quote"]["id"]]
     older = re.search(r'<a class="older" href="([^"]+)">Older updates</a>', html)
@@ -308,3 +309,17 @@ async def test_csp_allows_images_from_the_media_origin(aiohttp_client: Any, make
     response = await client.get(PAGE)
     policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
     assert policy["img-src"] == "'self' https: http://media.example:8081"
+
+
+async def test_live_badge_only_while_the_event_runs(client: Any) -> None:
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).astimezone(ZoneInfo("Pacific/Kiritimati")).date()
+    zones = {"live": (today, "Pacific/Kiritimati"), "ended": (dt.date(2011, 10, 11), "Europe/London"),
+             "upcoming": (today + dt.timedelta(days=30), "Europe/London")}  # fmt: skip
+    labels = {"live": "Live", "ended": "Ended", "upcoming": "Soon"}
+    for phase, (day, zone) in zones.items():
+        await make_event(client, id=f"event-{phase}", starts_on=day.isoformat(), ends_on=day.isoformat(), timezone=zone)
+        for path in (f"/events/event-{phase}", f"/events/event-{phase}/embed"):
+            html = await (await client.get(path)).text()
+            assert f'<span class="live-badge" data-phase="{phase}">{labels[phase]}</span>' in html, path

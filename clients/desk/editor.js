@@ -272,6 +272,17 @@ async function publish() {
   $("open-post").focus();
 }
 
+$("embed-copy").addEventListener("click", async () => {
+  const code = $("embed-code");
+  try {
+    await navigator.clipboard.writeText(code.value);
+  } catch {
+    code.select(); // no clipboard permission: select it for Ctrl+C
+    return;
+  }
+  announce("Embed code copied.");
+});
+
 $("compile").addEventListener("click", () => compile(false));
 $("replace-yes").addEventListener("click", () => compile(true));
 $("replace-no").addEventListener("click", () => { $("replace-confirm").hidden = true; markdownEl.focus(); });

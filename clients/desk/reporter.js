@@ -1,6 +1,8 @@
 // Plenary reporter desk: composer with live preview, an offline-safe outbox, own updates, the live feed.
 // Every post is written to the outbox (localStorage) with its Idempotency-Key and happened_at the moment the
 // reporter presses Post; it leaves the outbox only when the server answers 201, so nothing is lost or doubled.
+// A post's photo waits in IndexedDB under the post's key; it is uploaded first (a retried upload of the same
+// photo gets the same URL: the server names photos by content), then the post goes out with its URL.
 
 import { LiveFeed, backoffDelay, clock, headline, renderUpdate } from "./reader.js";
 import { $, Auth, announcer, el, localParts, randomKey, readConfig, signInFlow } from "./desk-common.js";
@@ -16,6 +18,74 @@ for (const s of config.sessions) ctx.sessions[s.id] = s.title;
 const announce = announcer($("announcer"));
 const auth = new Auth();
 let me = null;
+
+// --- photos waiting to be uploaded: Blobs in IndexedDB, keyed by their post's Idempotency-Key ---
+
+const photos = {
+  db: null,
+  open() {
+    this.db ??= new Promise((resolve, reject) => {
+      const request = indexedDB.open("plenary-desk", 1);
+      request.onupgradeneeded = () => request.result.createObjectStore("photos");
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    return this.db;
+  },
+  async run(mode, action) {
+    const db = await this.open();
+    return new Promise((resolve, reject) => {
+      const tx = db.transaction("photos", mode);
+      const request = action(tx.objectStore("photos"));
+      tx.oncomplete = () => resolve(request.result);
+      tx.onerror = () => reject(tx.error);
+    });
+  },
+  put(key, blob) { return this.run("readwrite", (store) => store.put(blob, key)); },
+  get(key) { return this.run("readonly", (store) => store.get(key)); },
+  remove(key) { return this.run("readwrite", (store) => store.delete(key)); },
+};
+
+/** POST the photo with upload progress (fetch has none); resolves like Auth.call, or null when no answer came. */
+function uploadPhoto(blob, name, onProgress) {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/events/${encodeURIComponent(config.event)}/media`);
+    xhr.setRequestHeader("Accept", "application/json");
+    if (auth.token) xhr.setRequestHeader("Authorization", `Bearer ${auth.token}`);
+    xhr.timeout = 120000;
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    xhr.onload = () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch { body = null; }
+      resolve({ status: xhr.status, ok: xhr.status >= 200 && xhr.status < 300, body,
+        detail: body?.detail ?? `HTTP ${xhr.status}`, headers: { get: (header) => xhr.getResponseHeader(header) } });
+    };
+    xhr.onerror = xhr.ontimeout = xhr.onabort = () => resolve(null);
+    const form = new FormData();
+    form.append("file", blob, name || "photo");
+    xhr.send(form);
+  });
+}
+
+function showUpload(fraction) {
+  const box = $("upload");
+  box.hidden = fraction === null;
+  if (fraction !== null) $("upload-progress").value = Math.round(fraction * 100);
+}
+
+/** Upload a waiting post's photo; the post's body with the photo's URL, or the failed answer (null: none). */
+async function sendPhoto(item) {
+  const blob = await photos.get(item.key).catch(() => undefined);
+  if (!blob) return { failed: { status: 422, detail: "the photo is no longer in this browser's storage" } };
+  showUpload(0);
+  const answer = await uploadPhoto(blob, item.body.photo.name, showUpload);
+  showUpload(null);
+  if (answer?.status !== 201) return { failed: answer };
+  const { photo: _photo, ...rest } = item.body;
+  const { url, width, height } = answer.body;
+  return { body: { ...rest, image: { ...(rest.image ?? {}), url, width, height } } };
+}
 
 // --- the outbox: FIFO in localStorage, one list per event, shared by the tabs of this browser ---
 
@@ -47,11 +117,12 @@ class Outbox {
 
   remove(key) {
     this.save(this.load().filter((i) => i.key !== key));
+    photos.remove(key).catch(() => {});
   }
 
   /** Keep a post: written once, with its key and happened_at; then try to send it. */
-  add(body) {
-    const item = { key: randomKey(), author: me?.name ?? "", body, state: "pending", attempts: 0, nextAt: 0,
+  add(body, key = randomKey()) {
+    const item = { key, author: me?.name ?? "", body, state: "pending", attempts: 0, nextAt: 0,
       written_at: new Date().toISOString(), problem: null };
     this.save([...this.load(), item]);
     this.flush();
@@ -86,11 +157,17 @@ class Outbox {
       if (!next || next.nextAt > Date.now() || !auth.token) return;
       this.update(next.key, { sending: true });
       let result = null;
-      try {
-        result = await auth.call("POST", `/api/events/${encodeURIComponent(this.event)}/updates`, next.body,
-          { headers: { "Idempotency-Key": next.key } });
-      } catch {
-        result = null; // offline, refused connection or timed out: the server may or may not have it; the key decides
+      const uploaded = next.body.photo ? await sendPhoto(next) : null;
+      if (uploaded?.body) Object.assign(next, this.update(next.key, { body: uploaded.body }) ?? { body: uploaded.body });
+      if (uploaded && !uploaded.body) {
+        result = uploaded.failed; // the photo did not get through: the post waits (or is refused) with it
+      } else {
+        try {
+          result = await auth.call("POST", `/api/events/${encodeURIComponent(this.event)}/updates`, next.body,
+            { headers: { "Idempotency-Key": next.key } });
+        } catch {
+          result = null; // offline, refused connection or timed out: the server may or may not have it; the key decides
+        }
       }
       if (result?.status === 201) {
         this.remove(next.key);
@@ -127,6 +204,19 @@ const fields = {
   imageUrl: $("image-url"), caption: $("image-caption"), alt: $("image-alt"), tags: $("tags"),
 };
 let sessionChosen = false;
+let chosenPhoto = null; // a File from the camera or the library, until Post keeps it in IndexedDB
+
+function choosePhoto(file) {
+  chosenPhoto = file ?? null;
+  $("photo-chosen").hidden = !chosenPhoto;
+  $("photo-name").textContent = chosenPhoto ? `${chosenPhoto.name} (${Math.ceil(chosenPhoto.size / 1024).toLocaleString("en-GB")} KB) ` : "";
+  for (const id of ["photo-camera", "photo-library"]) $(id).value = "";
+  if (chosenPhoto) { $("extras").open = true; announce("Photo added. Describe it in the alt text."); }
+  renderPreview();
+}
+
+for (const id of ["photo-camera", "photo-library"]) $(id).addEventListener("change", (e) => choosePhoto(e.target.files?.[0]));
+$("photo-remove").addEventListener("click", () => choosePhoto(null));
 
 function todaysSessions(now = new Date()) {
   const today = localParts(now, config.timezone).date;
@@ -182,11 +272,12 @@ function draftBody() {
     body.quote = { text: fields.quote.value.trim() };
     if (fields.speaker.value.trim()) body.quote.speaker = fields.speaker.value.trim();
   }
-  if (fields.imageUrl.value.trim()) {
-    body.image = { url: fields.imageUrl.value.trim() };
+  if (fields.imageUrl.value.trim() || chosenPhoto) {
+    body.image = chosenPhoto ? {} : { url: fields.imageUrl.value.trim() };
     if (fields.caption.value.trim()) body.image.caption = fields.caption.value.trim();
     if (fields.alt.value.trim()) body.image.alt = fields.alt.value.trim();
   }
+  if (chosenPhoto) body.photo = { name: chosenPhoto.name, type: chosenPhoto.type, size: chosenPhoto.size };
   const tags = fields.tags.value.split(",").map((t) => t.trim()).filter(Boolean);
   if (tags.length) body.tags = tags;
   return body;
@@ -205,8 +296,8 @@ function renderPreview() {
   }
   // The text's HTML comes from the server (the browser renders no Markdown); until it is back, plain text.
   const html = previewHTML.text === body.text ? previewHTML.html : undefined;
-  const article = renderUpdate({ id: "preview", ...body, html, happened_at: new Date().toISOString(),
-    tags: body.tags ?? [], author: me ? { name: me.name } : undefined }, ctx);
+  const article = renderUpdate({ id: "preview", ...body, html, image: body.photo ? undefined : body.image,
+    happened_at: new Date().toISOString(), tags: body.tags ?? [], author: me ? { name: me.name } : undefined }, ctx);
   article.removeAttribute("id");
   preview.replaceChildren(article);
   if (html === undefined && body.text) {
@@ -249,21 +340,32 @@ function clearComposer() {
   fields.key.checked = false;
   if (!sessionChosen) fields.session.value = runningSession();
   $("composer-error").hidden = true;
+  choosePhoto(null);
   renderPreview();
 }
 
-function post() {
+async function post() {
   const body = draftBody();
   const error = $("composer-error");
   if (!body.text && !body.quote && !body.image) {
-    error.textContent = "Write some text, a quote or an image URL first.";
+    error.textContent = "Write some text, a quote, or add a photo first.";
     error.hidden = false;
     fields.text.focus();
     return;
   }
   error.hidden = true;
   body.happened_at = new Date().toISOString(); // the moment Post was pressed, whenever it reaches the server
-  outbox.add(body);
+  const key = randomKey();
+  if (chosenPhoto) {
+    try {
+      await photos.put(key, chosenPhoto); // kept before the post is, so a queued post always has its photo
+    } catch {
+      error.textContent = "This browser could not keep the photo (storage full or private mode); try a smaller one.";
+      error.hidden = false;
+      return;
+    }
+  }
+  outbox.add(body, key);
   clearComposer();
   fields.text.focus();
 }

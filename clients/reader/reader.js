@@ -317,6 +317,8 @@ export function startReader(config) {
   function build(update) {
     const article = renderUpdate(update, ctx);
     article.dataset.headline = headline(update);
+    const permalink = `/events/${encodeURIComponent(config.event)}/updates/${encodeURIComponent(update.id)}`;
+    article.append(el("a", { class: "update-share", href: permalink, text: "Share" })); // share.js handles clicks
     return article;
   }
 

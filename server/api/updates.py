@@ -88,7 +88,7 @@ async def create_update(request: web.Request) -> web.Response:
         "key": body.key,
         "pinned": body.pinned,
         "quote": body.quote.model_dump(mode="json") if body.quote else None,
-        "image": body.image.model_dump(mode="json") if body.image else None,
+        "image": body.image.model_dump(mode="json", exclude_none=True) if body.image else None,
         "tags": body.tags,
     }
     happened = await _check_fields(store, event, record)
