@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.models import Event
 from server.render import parse_marker, render_markdown
@@ -91,6 +91,10 @@ class Draft:
     authors: list[str]
     day: dt.date
     event: str
+    #: ``[{"into": update id, "updates": [ids folded into it]}]``: repeats the compiler merged.
+    merged: list[dict[str, object]] = field(default_factory=list)
+    #: ``[{"update": id, "why": reason}]``: updates the compiler left out.
+    dropped: list[dict[str, object]] = field(default_factory=list)
 
 
 _SPECIALS_RE = re.compile(r"([\\`*_\[\]<>#!|~])")
@@ -218,8 +222,17 @@ def blog_posting(
     return doc
 
 
-def make_draft(title: str, blocks: Sequence[Block], authors: Sequence[str], event: Event, day: dt.date) -> Draft:
-    """Assemble the draft: Markdown, its HTML, JSON-LD and the sources of every traced block."""
+def make_draft(
+    title: str,
+    blocks: Sequence[Block],
+    authors: Sequence[str],
+    event: Event,
+    day: dt.date,
+    *,
+    merged: Sequence[dict[str, object]] = (),
+    dropped: Sequence[dict[str, object]] = (),
+) -> Draft:
+    """Assemble the draft: Markdown, its HTML, JSON-LD, the sources of every traced block, what was left out."""
     markdown = to_markdown(blocks)
     return Draft(
         title=title,
@@ -230,4 +243,6 @@ def make_draft(title: str, blocks: Sequence[Block], authors: Sequence[str], even
         authors=list(authors),
         day=day,
         event=event.id,
+        merged=list(merged),
+        dropped=list(dropped),
     )
