@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from server.models import Update
-from workers.post import Block, Paragraph, Quotation
 
 __all__ = ["MAX_RATIO", "post_words", "update_words", "within_length"]
 
@@ -15,11 +14,17 @@ MAX_RATIO = 1.2
 _MARKUP_RE = re.compile(r"\]\([^)]*\)|[*_\\\[]")
 
 
-def post_words(blocks: Sequence[Block]) -> int:
-    """Words the reader reads as prose: paragraphs and quotes (headings are the programme's, figures the photos')."""
-    texts = [b.text for b in blocks if isinstance(b, Paragraph | Quotation)]
-    texts += [b.attribution for b in blocks if isinstance(b, Quotation) and b.attribution]
-    return sum(len(_MARKUP_RE.sub(" ", t).split()) for t in texts)
+def post_words(markdown: str) -> int:
+    """Words the reader reads as prose: paragraphs and quotes, not markers, headings (the programme's) or
+    photos (their words are the update's caption)."""
+    total = 0
+    for block in markdown.split("\n\n"):
+        lines = [line for line in block.splitlines() if not line.startswith("<!--")]
+        if not lines or lines[0].startswith(("## ", "![")):
+            continue
+        text = " ".join(re.sub(r"^>\s*(?:— )?", "", line) for line in lines)
+        total += len(_MARKUP_RE.sub(" ", text).split())
+    return total
 
 
 def update_words(updates: Iterable[Update]) -> int:
@@ -32,6 +37,6 @@ def update_words(updates: Iterable[Update]) -> int:
     return total
 
 
-def within_length(blocks: Sequence[Block], updates: Iterable[Update]) -> bool:
+def within_length(markdown: str, updates: Iterable[Update]) -> bool:
     """True when the post's prose is at most MAX_RATIO times the words of the day's surviving updates."""
-    return post_words(blocks) <= MAX_RATIO * update_words(updates)
+    return post_words(markdown) <= MAX_RATIO * update_words(updates)

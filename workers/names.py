@@ -22,7 +22,8 @@ def fold(text: str) -> str:
 
 
 class Spelling:
-    """Rewrites each programme name (and a person's surname alone) as the programme spells it.
+    """Rewrites each programme name (a person's surname alone, a place after "City of") as the programme
+    spells it.
 
     A reporter typing fast drops capitals and accents; the programme is the authority on names. Matching
     ignores case and accents and needs word boundaries, so "Tan" never changes "tangible" (nor "a tan suit").
@@ -36,7 +37,9 @@ class Spelling:
                 continue
             spellings.setdefault(fold(name), name)
             parts = name.split()
-            if len(parts) > 1 and len(parts[-1]) >= 3:
+            if " of " in name:  # "City of Port Alder" is "Port Alder" in a reporter's sentence
+                spellings.setdefault(fold(name.split(" of ", 1)[1]), name.split(" of ", 1)[1])
+            elif len(parts) > 1 and len(parts[-1]) >= 3:
                 spellings.setdefault(fold(parts[-1]), parts[-1])
         self._spellings = spellings
         # A surname that is also an English word ("Tan", "Marsh") is respelt only when already capitalised.

@@ -21,7 +21,7 @@ from workers.dedupe import Candidate, find_repeats
 from workers.length import within_length
 from workers.lineup import kinds, line_up, number, part_of_day
 from workers.names import Spelling
-from workers.post import Block, Draft, Figure, Heading, Paragraph, Quotation, escape_text, make_draft
+from workers.post import Block, Draft, Figure, Heading, Paragraph, Quotation, escape_text, make_draft, to_markdown
 from workers.speakers import Cast, join_repeated_opener
 from workers.stubs import attribution, without_live_prefix
 from workers.tense import past_tense
@@ -283,7 +283,8 @@ def _prepare(item: FoldedUpdate, spelling: Spelling) -> _Piece:
 
 def _remove_repeats(pieces: Sequence[_Piece], notes: _Notes) -> None:
     """No sentence twice in the day (see ``workers.dedupe``), no quote twice; each fold recorded."""
-    flat = [(p, i) for p in pieces for i in range(len(p.sentences))]
+    # A quote's own text leads into the quote (often a stub): it is not a fact to fold.
+    flat = [(p, i) for p in pieces if not p.quote for i in range(len(p.sentences))]
     candidates = [Candidate(frozenset(tokens(p.sentences[i])), p.update.key) for p, i in flat]
     gone: defaultdict[int, set[int]] = defaultdict(set)
     for repeat, kept in find_repeats(candidates).items():
@@ -360,7 +361,7 @@ def compile_day(
     running = sorted((s for s in programme.values() if s.id in on_day or s.id in used),
                      key=lambda s: (_aware(s.starts_at), s.id))  # fmt: skip
     people = list({p.name.casefold(): p for s in running for p in (*s.speakers, *s.hosts)}.values())
-    spelling = Spelling(p.name for p in people)
+    spelling = Spelling([*(p.name for p in people), *(p.organisation for p in people if p.organisation)])
     named = [p.name for p in people] + [p.organisation or "" for p in people]
     named += [n for s in running for n in s.participants]
     names = frozenset(w for n in named for w in n.split() if w[:1].isupper())
@@ -395,7 +396,7 @@ def compile_day(
     for detail in (2, 1, 0):
         # Introductions say less, step by step, until the post is within the length rule.
         writer = _write(plan, detail, _Notes(dict(notes.merged), dict(notes.dropped)))
-        if within_length(writer.blocks, updates):
+        if within_length(to_markdown(writer.blocks), updates):
             break
     shown_ids = {i for b in writer.blocks[:-1] if not isinstance(b, Heading) for i in b.sources}
     merged, dropped = writer.notes.answer(shown_ids)

@@ -32,10 +32,11 @@ _ADVERBS = frozenset({"still", "also", "now", "often", "never", "only", "then", 
 _OBJECT_STARTS = frozenset({"a", "an", "the", "to", "by", "on", "in", "for", "with", "his", "her",
                             "its", "their", "our", "how", "whether", "what", "why", "who", "each", "every",
                             "all", "some", "up", "out", "off", "into", "about", "it", "them", "him", "us",
-                            "this", "those", "these", "one", "two", "three", "four", "five", "under"})
+                            "this", "those", "these", "one", "two", "three", "four", "five", "under",
+                            "through", "around", "across", "over"})
 _DETERMINERS = frozenset({"the", "a", "an", "this", "that", "its", "their", "our", "his", "her", "every", "each"})
 _UNCHANGED = frozenset({"can", "will", "may", "must", "shall", "should", "would", "could", "might", "need",
-                        "dare", "ought", "let", "lets", "s"})
+                        "dare", "ought", "let", "lets", "s", "up", "down", "out", "off", "back", "in", "on"})
 # fmt: on
 
 
