@@ -283,8 +283,9 @@ def _prepare(item: FoldedUpdate, spelling: Spelling) -> _Piece:
 
 def _remove_repeats(pieces: Sequence[_Piece], notes: _Notes) -> None:
     """No sentence twice in the day (see ``workers.dedupe``), no quote twice; each fold recorded."""
-    # A quote's own text leads into the quote (often a stub): it is not a fact to fold.
-    flat = [(p, i) for p in pieces if not p.quote for i in range(len(p.sentences))]
+    # A stub that leads into a quote ("Ortega on the 311 line") is not a fact to fold.
+    flat = [(p, i) for p in pieces for i in range(len(p.sentences))
+            if not (p.quote and attribution(p.sentences[i], None) is not None)]  # fmt: skip
     candidates = [Candidate(frozenset(tokens(p.sentences[i])), p.update.key) for p, i in flat]
     gone: defaultdict[int, set[int]] = defaultdict(set)
     for repeat, kept in find_repeats(candidates).items():
