@@ -38,7 +38,7 @@ async def test_editor_compiles_edits_and_publishes(live_server_factory: Callable
                                                   http: aiohttp.ClientSession, store_url: str,
                                                   prefix: str) -> None:  # fmt: skip
     server = live_server_factory(PLENARY_RUN_WORKER="true")
-    await replay(server.url, ADMIN_TOKEN)
+    ids = await replay(server.url, ADMIN_TOKEN)
     url = server.url + POST
     async with http.get(url, headers=ADMIN) as before:
         assert before.status == 404
@@ -54,6 +54,10 @@ async def test_editor_compiles_edits_and_publishes(live_server_factory: Callable
     assert "<script" not in draft["html"] and "data-updates=" in draft["html"]
     assert draft["jsonld"]["@type"] == "BlogPosting"
     assert draft["sources"] and all(ids for ids in draft["sources"].values())
+    # What the compiler folded or left out, for the editor to put back.
+    assert {"into": ids["p-reddy"], "updates": [ids["p-repeat"]]} in draft["merged"]
+    assert {"update": ids["doors"], "why": "logistics chatter"} in draft["dropped"]
+    assert {"update": ids["wifi"], "why": "logistics chatter"} in draft["dropped"]
 
     # anyone may not read a draft
     async with http.get(url) as anonymous:

@@ -74,6 +74,8 @@ def draft_fields(draft: Draft) -> dict[str, str]:
         "jsonld": json.dumps(draft.jsonld),
         "sources": json.dumps(draft.sources),
         "authors": json.dumps(draft.authors),
+        "merged": json.dumps(draft.merged),
+        "dropped": json.dumps(draft.dropped),
         "compiled_at": now,
     }
 
