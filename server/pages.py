@@ -603,6 +603,11 @@ async def atom(request: web.Request) -> web.Response:
     )
 
 
+def _post_jsonld(stored: Mapping[str, Any], published: dt.datetime, canonical: str) -> dict[str, Any]:
+    """The stored BlogPosting with the publication's date (published and last modified) and address."""
+    return {**stored, "datePublished": published.isoformat(), "dateModified": published.isoformat(), "url": canonical}
+
+
 @routes.get("/events/{event}/days/{date}/reflections")
 async def reflections_page(request: web.Request) -> web.Response:
     """The published reflections post of one day, with BlogPosting JSON-LD; 404 before publishing."""
@@ -617,7 +622,7 @@ async def reflections_page(request: web.Request) -> web.Response:
         return not_found_page(request, f"The reflections for {_day_label(day)} are not published yet.")
     canonical = _base_url(request) + post_path(event.id, day)
     moment = _parse_time(published["published_at"])
-    jsonld = {**published["jsonld"], "datePublished": moment.isoformat(), "url": canonical}
+    jsonld = _post_jsonld(published["jsonld"], moment, canonical)
     title = str(published["title"] or f"Reflections, {_day_label(day)}")
     body = template("post.html").substitute(
         title=_esc(title),

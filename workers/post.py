@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from server.models import Event
+from server.models import Event, Person
 from server.render import parse_marker, render_markdown
 
 __all__ = [
@@ -198,8 +198,14 @@ def blog_posting(
     date_modified: dt.datetime | None = None,
     article_body: str | None = None,
     url: str | None = None,
+    mentions: Sequence[Person] = (),
+    images: Sequence[Figure] = (),
+    publisher: str | None = None,
 ) -> dict[str, object]:
     """Schema.org ``BlogPosting`` JSON-LD for the post, ``about`` the event; dates only when given.
+
+    ``mentions`` are the speakers (a ``Person`` with ``jobTitle`` and ``affiliation``), ``images`` the day's
+    photos (``ImageObject`` with caption), ``publisher`` an ``Organization``; each only when given.
 
     The caller must escape ``</`` when embedding the JSON in a ``<script>`` element.
     """
@@ -219,6 +225,23 @@ def blog_posting(
         doc["articleBody"] = article_body
     if url is not None:
         doc["url"] = url
+    if mentions:
+        doc["mentions"] = [_person_jsonld(p) for p in mentions]
+    if images:
+        doc["image"] = [
+            {"@type": "ImageObject", "url": f.url, **({"caption": f.caption} if f.caption else {})} for f in images
+        ]
+    if publisher:
+        doc["publisher"] = {"@type": "Organization", "name": publisher}
+    return doc
+
+
+def _person_jsonld(person: Person) -> dict[str, object]:
+    doc: dict[str, object] = {"@type": "Person", "name": person.name}
+    if person.role:
+        doc["jobTitle"] = person.role
+    if person.organisation:
+        doc["affiliation"] = {"@type": "Organization", "name": person.organisation}
     return doc
 
 
@@ -231,14 +254,17 @@ def make_draft(
     *,
     merged: Sequence[dict[str, object]] = (),
     dropped: Sequence[dict[str, object]] = (),
+    mentions: Sequence[Person] = (),
+    publisher: str | None = None,
 ) -> Draft:
     """Assemble the draft: Markdown, its HTML, JSON-LD, the sources of every traced block, what was left out."""
     markdown = to_markdown(blocks)
+    figures = [b for b in blocks if isinstance(b, Figure)]
     return Draft(
         title=title,
         markdown=markdown,
         html=markdown_to_html(markdown),
-        jsonld=blog_posting(title, authors, event),
+        jsonld=blog_posting(title, authors, event, mentions=mentions, publisher=publisher, images=figures),
         sources={b.id: list(b.sources) for b in blocks if b.sources},
         authors=list(authors),
         day=day,

@@ -330,6 +330,7 @@ def compile_day(
     day: dt.date,
     *,
     word_budget: int = 220,
+    publisher: str | None = None,
 ) -> Draft:
     """Compile the reflections draft for ``day`` of ``event`` from its log (the rules: docs/reflections.md).
 
@@ -401,7 +402,10 @@ def compile_day(
             break
     shown_ids = {i for b in writer.blocks[:-1] if not isinstance(b, Heading) for i in b.sources}
     merged, dropped = writer.notes.answer(shown_ids)
-    return make_draft(post_title(event, day), writer.blocks, authors, event, day, merged=merged, dropped=dropped)
+    speaking = {p.name.casefold() for s in running if s.id in grouped for p in (*s.speakers, *s.hosts)}
+    mentions = [p for p in people if p.name.casefold() in speaking]
+    return make_draft(post_title(event, day), writer.blocks, authors, event, day, merged=merged, dropped=dropped,
+                      mentions=mentions, publisher=publisher)  # fmt: skip
 
 
 @dataclass(frozen=True)
