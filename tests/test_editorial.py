@@ -50,14 +50,17 @@ def test_signoffs_and_chatter() -> None:
 
 
 def test_repeats_by_containment_and_similarity_keep_the_fuller() -> None:
-    short = Candidate(frozenset({"north", "marsh", "cut", "running", "costs"}))
-    full = Candidate(frozenset({"north", "marsh", "cut", "running", "costs", "38", "shared", "platform"}))
-    other = Candidate(frozenset({"coffee", "queue", "long"}))
-    assert find_repeats([short, full, other]) == {0: 1}  # contained: the fuller stays
-    key_short = Candidate(short.words, protected=True)
+    short = Candidate(("north", "marsh", "cut", "running", "costs"))
+    full = Candidate(("tom", "reddy", "north", "marsh", "cut", "running", "costs", "38"))
+    other = Candidate(("coffee", "queue", "long"))
+    assert find_repeats([short, full, other]) == {0: 1}  # contained: the fuller stays, even when later
+    assert find_repeats([full, short]) == {1: 0}
+    key_short = Candidate(short.tokens, protected=True)
     assert find_repeats([key_short, full]) == {1: 0}  # a key update is never the one folded away
-    reworded = Candidate(frozenset({"north", "marsh", "cut", "running", "costs", "third"}))
-    assert find_repeats([reworded, short]) == {1: 0}
+    reworded = Candidate(("marsh", "north", "running", "costs", "cut", "third"))
+    assert find_repeats([reworded, short]) == {1: 0}  # similar (Jaccard 5/6), in the same section
+    assert find_repeats([reworded, Candidate(short.tokens, group="elsewhere")]) == {}  # not across sections
+    assert find_repeats([Candidate(short.tokens, group="a"), Candidate(short.tokens, group="b")]) == {1: 0}
 
 
 def test_title_names_the_event_once() -> None:

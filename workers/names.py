@@ -18,6 +18,8 @@ def _fold_char(ch: str) -> str:
 
 def fold(text: str) -> str:
     """``text`` lower-cased and without accents, one character for one (positions stay aligned)."""
+    if text.isascii():
+        return text.lower()
     return "".join(_fold_char(ch) for ch in text)
 
 

@@ -281,12 +281,15 @@ def _prepare(item: FoldedUpdate, spelling: Spelling) -> _Piece:
     return piece
 
 
-def _remove_repeats(pieces: Sequence[_Piece], notes: _Notes) -> None:
-    """No sentence twice in the day (see ``workers.dedupe``), no quote twice; each fold recorded."""
+def _remove_repeats(pieces: Sequence[_Piece], groups: Mapping[str, str], notes: _Notes) -> None:
+    """No sentence twice in the day (see ``workers.dedupe``), no quote twice; each fold recorded.
+
+    ``pieces`` are in happened order; ``groups`` names each piece's section, where similar wording is sought.
+    """
     # A stub that leads into a quote ("Ortega on the 311 line") is not a fact to fold.
     flat = [(p, i) for p in pieces for i in range(len(p.sentences))
             if not (p.quote and attribution(p.sentences[i], None) is not None)]  # fmt: skip
-    candidates = [Candidate(frozenset(tokens(p.sentences[i])), p.update.key) for p, i in flat]
+    candidates = [Candidate(tuple(tokens(p.sentences[i])), groups.get(p.id, ""), p.update.key) for p, i in flat]
     gone: defaultdict[int, set[int]] = defaultdict(set)
     for repeat, kept in find_repeats(candidates).items():
         piece, index = flat[repeat]
@@ -378,7 +381,8 @@ def compile_day(
             continue
         piece.signoff = is_signoff(item.text) and not update.quote and not update.image
         pieces.append(piece)
-    _remove_repeats(pieces, notes)
+    sections = {p.id: "closing" if p.signoff else str(_section_of(p, programme, running)) for p in pieces}
+    _remove_repeats(pieces, sections, notes)
     for piece in pieces:
         folded = any(piece.id in ids for ids in notes.merged.values())
         if not (piece.sentences or piece.quote or piece.update.image or folded):

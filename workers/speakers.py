@@ -66,7 +66,7 @@ class Cast:
     def shorten(self, sentence: str) -> str:
         """Later mentions by surname: an introduced person's full name (and a repeated apposition) shortened."""
         for person in self.people:
-            if person.name.casefold() not in self.introduced or person.name not in sentence:
+            if person.name not in sentence or person.name.casefold() not in self.introduced:
                 continue
             surname = _surname(person.name)
             details = [re.escape(d) for d in (person.role, person.organisation) if d]

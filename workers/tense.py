@@ -40,10 +40,16 @@ _UNCHANGED = frozenset({"can", "will", "may", "must", "shall", "should", "would"
 # fmt: on
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=16384)
+def _lemmas(word: str) -> dict[str, tuple[str, ...]]:
+    lemmas: dict[str, tuple[str, ...]] = lemminflect.getAllLemmas(word)
+    return lemmas
+
+
+@lru_cache(maxsize=16384)
 def _readings(word: str) -> tuple[str | None, bool]:
     """(lemma if ``word`` is a present-tense verb form (VBZ or VBP), whether it can also be a noun)."""
-    lemmas = lemminflect.getAllLemmas(word)
+    lemmas = _lemmas(word)
     verbs = lemmas.get("VERB") or lemmas.get("AUX")
     if not verbs:
         return None, False
@@ -68,7 +74,7 @@ def _is_name(tokens: list[str], i: int, names: Collection[str]) -> bool:
         return False
     if word in names or re.sub(r"['’]s$", "", word) in names:
         return True
-    return i > 0 or not lemminflect.getAllLemmas(word.lower())
+    return i > 0 or not _lemmas(word.lower())
 
 
 def _subject_before(tokens: list[str], i: int) -> int | None:
@@ -113,7 +119,7 @@ def _convert(tokens: list[str], i: int, names: Collection[str], after_verb: bool
         return None
     if lemma == "be" and word != "are":
         return None
-    plural_noun = lower.endswith("s") and "NOUN" in lemminflect.getAllLemmas(lower) and lower not in _NOT_SUBJECTS
+    plural_noun = lower.endswith("s") and "NOUN" in _lemmas(lower) and lower not in _NOT_SUBJECTS
     compound = _is_name(tokens, j, names) and j >= 2 and tokens[j - 1] == "and"
     if lower in _PLURAL_PRONOUNS or compound:
         return _past(word, lemma)
@@ -130,6 +136,9 @@ def _past_plain(text: str, names: Collection[str]) -> str:
     for i, match in enumerate(matches):
         if tokens[i] in (";", ":"):
             after_verb = False
+        word = tokens[i]
+        if not (i and word.islower() and _readings(word)[0] is not None):
+            continue  # most words are no live verb: skip the context checks
         past = _convert(tokens, i, names, after_verb)
         if past is not None:
             out += [text[last : match.start()], past]
