@@ -240,6 +240,7 @@ def agenda_import(**params: Any) -> int:
 
 @cli.command(help="create the sample event and replay its day (admin token)")
 @click.option("--speed", type=float, default=0.0, help="script seconds per real second (0: at once)")
+@click.option("--day", type=click.IntRange(1, 2), default=1, help="which demo day: 1 (Manchester) or 2 (Toronto)")
 @_client_flags
 def demo(**params: Any) -> int:
     return _remote(commands.cmd_demo)(**params)

@@ -437,19 +437,20 @@ def cmd_agenda_import(args: Args) -> int:
 
 
 def cmd_demo(args: Args) -> int:
-    from clients.demo import DemoError, replay
-    from clients.demo_day import EVENT
+    from clients.demo import SCRIPTS, DemoError, replay
+
+    day = getattr(args, "day", 1)
 
     target = resolve_target(args)
     if not (target.url and target.token):
         raise UsageError("the demo needs a server URL and an admin token (--url/--token or PLENARY_URL/PLENARY_TOKEN)")
     try:
-        ids = _run(lambda: replay(target.url or "", target.token or "", speed=args.speed,
+        ids = _run(lambda: replay(target.url or "", target.token or "", speed=args.speed, day=day,
                                   progress=lambda line: print(line, flush=True)))  # fmt: skip
     except DemoError as exc:
         print(f"plenary: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"{len(ids)} updates posted; open {(target.url or '').rstrip('/')}/events/{EVENT['id']}")
+    print(f"{len(ids)} updates posted; open {(target.url or '').rstrip('/')}/events/{SCRIPTS[day].event['id']}")
     return EXIT_OK
 
 

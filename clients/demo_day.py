@@ -16,6 +16,7 @@ __all__ = [
     "EVENT",
     "EVENT_ID",
     "OTHER_EVENT",
+    "REPORTERS",
     "SESSIONS",
     "STEPS",
     "Delete",
@@ -25,6 +26,7 @@ __all__ = [
     "demo_event",
     "demo_log",
     "demo_sessions",
+    "post",
     "update_id",
 ]
 
@@ -186,7 +188,7 @@ class Delete:
 Step = Post | Edit | Delete
 
 
-def _post(
+def post(
     ref: str,
     reporter: str,
     happened: dt.datetime,
@@ -219,147 +221,153 @@ _B, _D, _C = "breakout-accessible-forms", "demo-bulky-waste", "closing-plenary"
 #: The script, in the order it is posted. Day two unless said otherwise.
 STEPS: list[Step] = [
     # Day one: a keynote update, and a late-night one that is 23:40 in London (day one) though given in UTC.
-    _post("d1-osei", "Drew", _at(8, 9, 50), "David Osei says councils must stop buying software they cannot leave.",
+    post("d1-osei", "Drew", _at(8, 9, 50), "David Osei says councils must stop buying software they cannot leave.",
           session="opening-keynote", key=True),
-    _post("d1-drinks", "Howard", dt.datetime(2025, 10, 8, 22, 40, tzinfo=dt.UTC),
+    post("d1-drinks", "Howard", dt.datetime(2025, 10, 8, 22, 40, tzinfo=dt.UTC),
           "Drinks reception still going strong at the Midland."),
     # Just after midnight in London, still the evening before in UTC: it belongs to day two.
-    _post("overnight", "Drew", dt.datetime(2025, 10, 8, 23, 20, tzinfo=dt.UTC),
+    post("overnight", "Drew", dt.datetime(2025, 10, 8, 23, 20, tzinfo=dt.UTC),
           "Late news from the organisers: the local government minister will join today's closing plenary "
           "by video link."),
-    _post("doors", "Drew", _at(9, 8, 40),
+    post("doors", "Drew", _at(9, 8, 40),
           "Day two is under way, and the queue for coffee is longer than the one for registration."),
-    _post("k-hands", "Drew", _at(9, 9, 16),
+    post("k-hands", "Drew", _at(9, 9, 16),
           "Helen Okafor opens by asking how many in the room still run a paper form designed before 2015. "
           "Most hands go up.", session=_K),
-    _post("k-forms", "Howard", _at(9, 9, 19),
+    post("k-forms", "Howard", _at(9, 9, 19),
           "Okafor says Stockbridge closed 140 of its 230 online forms last year and call volumes fell by a "
           "fifth.", session=_K, key=True),
-    _post("k-queue", "Drew", _at(9, 9, 24), "Okafor on what digital by default got wrong",
+    post("k-queue", "Drew", _at(9, 9, 24), "Okafor on what digital by default got wrong",
           session=_K, quote=("We digitised the queue. We never asked why people were queuing in the first place.",
                              "Helen Okafor")),
-    _post("k-apis", "Howard", _at(9, 9, 31),
+    post("k-apis", "Howard", _at(9, 9, 31),
           "She wants every council to publish its service APIs openly; Stockbridge will publish all of its own "
           "by March.", session=_K, key=True, tags=["apis"]),
-    _post("k-photo", "Howard", _at(9, 9, 40), "A packed Exchange Hall for the keynote.", session=_K,
+    post("k-photo", "Howard", _at(9, 9, 40), "A packed Exchange Hall for the keynote.", session=_K,
           image={"url": "https://images.example.org/cc25/keynote-hall.jpg",
                  "caption": "Helen Okafor on stage in a full Exchange Hall",
                  "alt": "A woman speaks at a lectern in front of a large audience and a slide reading 'Ask why'"}),
     Edit("k-apis", "Howard", _at(9, 9, 45),
          {"text": "She wants every council to publish its service APIs openly; Stockbridge will publish all "
                   "of its own by April."}),
-    _post("k-wrong", "Drew", _at(9, 9, 50), "Okafor says 320 forms were closed last year.", session=_K),
+    post("k-wrong", "Drew", _at(9, 9, 50), "Okafor says 320 forms were closed last year.", session=_K),
     Delete("k-wrong", "Drew", _at(9, 9, 53)),
-    _post("k-legacy", "Drew", _at(9, 9, 52),
+    post("k-legacy", "Drew", _at(9, 9, 52),
           "Questions from the floor focus on legacy contracts; Okafor admits two of Stockbridge's biggest "
           "systems still run on-premises.", session=_K),
-    _post("p-open", "Drew", _at(9, 10, 17),
+    post("p-open", "Drew", _at(9, 10, 17),
           "Rachel Byrne opens the panel by asking whether shared platforms have saved anyone any money yet.",
           session=_P),
-    _post("p-reddy", "Howard", _at(9, 10, 21),
+    post("p-reddy", "Howard", _at(9, 10, 21),
           "Tom Reddy says North Marsh moved its planning portal onto a shared platform with two neighbours and "
           "cut running costs by 38%.", session=_P, key=True),
-    _post("p-rahman", "Howard", _at(9, 10, 24), "Rahman is more cautious", session=_P,
+    post("p-rahman", "Howard", _at(9, 10, 24), "Rahman is more cautious", session=_P,
           quote=("Sharing a platform is easy. Sharing a roadmap with four finance directors is the hard part.",
                  "Aisha Rahman")),
-    _post("p-lloyd", "Drew", _at(9, 10, 33),
+    post("p-lloyd", "Drew", _at(9, 10, 33),
           "Gareth Lloyd argues the sector needs fewer, better-funded common components rather than a new one "
           "every year.", session=_P),
-    _post("p-repeat", "Howard", _at(9, 10, 45),
+    post("p-repeat", "Howard", _at(9, 10, 45),
           "Reddy: North Marsh cut running costs by 38% by moving its planning portal onto a shared platform "
           "with two neighbours.", session=_P),
-    _post("p-floor", "Drew", _at(9, 10, 52),
+    post("p-floor", "Drew", _at(9, 10, 52),
           "An audience member from Kelby asks who owns the data when a shared platform goes wrong. Nobody on "
           "the panel wants to answer first.", session=_P),
-    _post("p-owns", "Howard", _at(9, 11, 2), session=_P,
+    post("p-owns", "Howard", _at(9, 11, 2), session=_P,
           quote=("If nobody owns it, residents own the consequences.", "Gareth Lloyd")),
-    _post("p-stop", "Drew", _at(9, 11, 10),
+    post("p-stop", "Drew", _at(9, 11, 10),
           "Byrne closes by asking each panellist for one thing they would stop doing. Reddy picks bespoke "
           "procurement, Rahman annual licences and Lloyd pilots that never end.", session=_P),
-    _post("r-rules", "Howard", _at(9, 11, 34),
+    post("r-rules", "Howard", _at(9, 11, 34),
           "The roundtable runs under the Chatham House rule, so no names beyond the hosts, but the mood is "
           "frank.", session=_R),
-    _post("r-law", "Howard", _at(9, 11, 41),
+    post("r-law", "Howard", _at(9, 11, 41),
           "Nadia Kowalski says the legal basis for sharing social care data already exists; the blocker is "
           "confidence, not law.", session=_R, key=True),
-    _post("r-gdpr", "Drew", _at(9, 11, 48), "Kowalski to the table", session=_R,
+    post("r-gdpr", "Drew", _at(9, 11, 48), "Kowalski to the table", session=_R,
           quote=("Every time we say GDPR won't let us, what we mean is we haven't written it down.",
                  "Nadia Kowalski")),
-    _post("r-discharge", "Howard", _at(9, 11, 55),
+    post("r-discharge", "Howard", _at(9, 11, 55),
           "Wexmoor NHS Trust describes a pilot where hospital discharge teams see a council care record within "
           "minutes instead of days.", session=_R),
-    _post("r-plain", "Drew", _at(9, 12, 3),
+    post("r-plain", "Drew", _at(9, 12, 3),
           "Age Concern Wexmoor asks that residents be told, in plain English, when their data is shared.",
           session=_R),
-    _post("r-template", "Howard", _at(9, 12, 10),
+    post("r-template", "Howard", _at(9, 12, 10),
           "Priya Shah suggests one data-sharing agreement template for the whole county, and the room agrees "
           "to draft it by Christmas.", session=_R, key=True),
-    _post("r-kelby", "Drew", _at(9, 12, 20), "Kelby Borough Council says it will join the Wexmoor pilot in "
+    post("r-kelby", "Drew", _at(9, 12, 20), "Kelby Borough Council says it will join the Wexmoor pilot in "
           "the spring.", session=_R),
-    _post("wifi", "Howard", _at(9, 12, 45),
+    post("wifi", "Howard", _at(9, 12, 45),
           "Wi-fi is back in the Exchange Hall <script>alert(1)</script>after a lunchtime outage."),
     # Drew catches up on the panel over lunch: posted at 12:52, it happened at 10:38.
-    _post("p-late", "Drew", _at(9, 10, 38),
+    post("p-late", "Drew", _at(9, 10, 38),
           "Missed earlier: Lloyd revealed the Common Platforms Partnership will fund a shared booking component "
           "for 12 councils from January.", session=_P, key=True, posted=_at(9, 12, 52)),
-    _post("b-ni", "Drew", _at(9, 13, 33),
+    post("b-ni", "Drew", _at(9, 13, 33),
           "Lucy Tan shows a benefits form where 60% of people gave up on the page asking for a National "
           "Insurance number.", session=_B),
-    _post("b-end", "Drew", _at(9, 13, 38),
+    post("b-end", "Drew", _at(9, 13, 38),
           "Moving that question to the end and explaining why it is needed lifted completion to 84%.",
           session=_B, key=True),
-    _post("b-test", "Howard", _at(9, 13, 45), "Adeyemi on testing", session=_B,
+    post("b-test", "Howard", _at(9, 13, 45), "Adeyemi on testing", session=_B,
           quote=("If you only test with people who are like you, you've tested nothing.", "Ben Adeyemi")),
-    _post("b-patterns", "Drew", _at(9, 13, 52),
+    post("b-patterns", "Drew", _at(9, 13, 52),
           "Tan and Adeyemi recommend the GOV.UK Design System, with [its form patterns]"
           "(https://design-system.service.gov.uk/patterns/) as a *starting point*.", session=_B),
-    _post("b-screen", "Howard", _at(9, 14, 5),
+    post("b-screen", "Howard", _at(9, 14, 5),
           "A delegate from Ashdown says they test every form with a screen reader before it goes live.",
           session=_B),
-    _post("b-floor", "Howard", _at(9, 14, 8), "Ashdown's Marcus Bell from the floor", session=_B,
+    post("b-floor", "Howard", _at(9, 14, 8), "Ashdown's Marcus Bell from the floor", session=_B,
           quote=("Accessibility isn't a phase. It's the job.", "Marcus Bell")),
-    _post("d-live", "Howard", _at(9, 14, 31),
+    post("d-live", "Howard", _at(9, 14, 31),
           "Sam Whitfield books a bulky-waste collection live on stage, on a phone, in 74 seconds.",
           session=_D, key=True),
-    _post("d-reuse", "Drew", _at(9, 14, 34),
+    post("d-reuse", "Drew", _at(9, 14, 34),
           "The service reuses the shared booking component, so payments, reminders and rescheduling came for "
           "free.", session=_D),
-    _post("d-photo", "Howard", _at(9, 14, 40), session=_D,
+    post("d-photo", "Howard", _at(9, 14, 40), session=_D,
           image={"url": "https://images.example.org/cc25/bulky-waste-demo.jpg",
                  "caption": "Sam Whitfield's phone on the big screen, mid-booking",
                  "alt": "A phone screen projected onto a large display showing a collection date picker"}),
-    _post("d-fastest", "Drew", _at(9, 14, 47), session=_D,
+    post("d-fastest", "Drew", _at(9, 14, 47), session=_D,
           quote=("The fastest form is the one you don't have to build.", "Sam Whitfield")),
-    _post("d-missed", "Howard", _at(9, 14, 50),
+    post("d-missed", "Howard", _at(9, 14, 50),
           "Whitfield says complaints about missed collections have halved since launch.", session=_D),
-    _post("other-event", "Howard", _at(9, 15, 5), "Fenland agrees a joint housing register for its three "
+    post("other-event", "Howard", _at(9, 15, 5), "Fenland agrees a joint housing register for its three "
           "districts.", event="fenland-housing-summit", key=True),
-    _post("c-minister", "Drew", _at(9, 15, 17),
+    post("c-minister", "Drew", _at(9, 15, 17),
           "The minister joins by video link, as promised overnight, and thanks councils for their shared "
           "platforms work.", session=_C),
-    _post("c-funding", "Howard", _at(9, 15, 25),
+    post("c-funding", "Howard", _at(9, 15, 25),
           "Joan Marsh asks Whitehall for three-year funding settlements so councils can plan digital work "
           "beyond the next budget.", session=_C, key=True),
-    _post("c-certainty", "Drew", _at(9, 15, 33), "Marsh's closing line drew the biggest applause of the day",
+    post("c-certainty", "Drew", _at(9, 15, 33), "Marsh's closing line drew the biggest applause of the day",
           session=_C, quote=("Give us three years of certainty and we will give you ten years of better "
                              "services.", "Joan Marsh")),
-    _post("c-next", "Howard", _at(9, 15, 45),
+    post("c-next", "Howard", _at(9, 15, 45),
           "Mark Ellison closes the conference and announces that next year's event will be in Stockbridge.",
           session=_C, key=True),
 ]  # fmt: skip
 
 
-def demo_event() -> Event:
+REPORTERS = ("Drew", "Howard")
+
+
+def demo_event(body: Mapping[str, object] = EVENT) -> Event:
     """The demo event as the server stores it."""
-    return Event.from_create(EventCreate.model_validate(EVENT))
+    return Event.from_create(EventCreate.model_validate(body))
 
 
-def demo_sessions() -> list[Session]:
-    """The demo agenda (both days) as the server stores it."""
+def demo_sessions(
+    calls: Sequence[tuple[str, str, Mapping[str, object]]] = SESSIONS, timezone: str = "Europe/London"
+) -> list[Session]:
+    """The demo agenda (every day) as the server stores it; a session's day is local to ``timezone``."""
+    zone = ZoneInfo(timezone)
     sessions = []
-    for event_id, session_id, raw in SESSIONS:
+    for event_id, session_id, raw in calls:
         body = SessionBody.model_validate(raw)
-        day = body.starts_at.astimezone(_LONDON).date()
+        day = body.starts_at.astimezone(zone).date()
         sessions.append(Session(id=session_id, event=event_id, day=day, **body.model_dump()))
     return sessions
 
@@ -369,7 +377,7 @@ def update_id(ref: str) -> str:
     return f"u-{ref}"
 
 
-def demo_log(steps: Sequence[Step] = STEPS) -> list[LogEntry]:
+def demo_log(steps: Sequence[Step] = STEPS, sessions: Sequence[Session] | None = None) -> list[LogEntry]:
     """A synthetic log of every event in ``steps`` (sessions first), with increasing fake seqs and ids.
 
     Each update entry carries the full update in JSON mode, an edit the full new version, a delete ``{"id"}``.
@@ -380,7 +388,7 @@ def demo_log(steps: Sequence[Step] = STEPS) -> list[LogEntry]:
     def seq() -> str:
         return f"{base + len(log)}-0"
 
-    for session in demo_sessions():
+    for session in demo_sessions() if sessions is None else sessions:
         log.append(LogEntry(seq(), "session", session.model_dump(mode="json")))
     current: dict[str, dict[str, Any]] = {}
     for step in steps:

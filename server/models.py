@@ -351,6 +351,20 @@ class ReflectionsJob(Record):
     status: str
 
 
+class MergedUpdates(Record):
+    """Updates the compiler folded into another that says the same (``into``): no sentence twice."""
+
+    into: str
+    updates: list[str]
+
+
+class DroppedUpdate(Record):
+    """An update the compiler left out, and why (chatter, over the word budget...)."""
+
+    update: str
+    why: str
+
+
 class ReflectionsPost(Record):
     status: str
     version: int
@@ -364,3 +378,5 @@ class ReflectionsPost(Record):
     compiled_at: str | None = None
     published_at: str | None = None
     url: str | None = None
+    merged: list[MergedUpdates] = Field(default_factory=list)
+    dropped: list[DroppedUpdate] = Field(default_factory=list)

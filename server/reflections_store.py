@@ -11,7 +11,8 @@ from server import codec
 from server.errors import Conflict, NotFound
 from server.store import Entry, Store, guard
 
-# A post is one hash. Working copy: title, markdown, html, jsonld, sources, authors, version, edited
+# A post is one hash. Working copy: title, markdown, html, jsonld, sources, authors, merged, dropped (what the
+# last compile folded or left out), version, edited
 # ("1" once an editor saved it), status (draft|published), compiled_at, edited_at; compiling holds the id
 # of a queued compile. Published snapshot: pub_title, pub_html, pub_jsonld, published_at.
 
@@ -78,6 +79,8 @@ class Reflections:
             "jsonld": json.loads(fields[b"jsonld"]) if b"jsonld" in fields else None,
             "sources": json.loads(fields[b"sources"]) if b"sources" in fields else {},
             "authors": json.loads(fields[b"authors"]) if b"authors" in fields else [],
+            "merged": json.loads(fields[b"merged"]) if b"merged" in fields else [],
+            "dropped": json.loads(fields[b"dropped"]) if b"dropped" in fields else [],
             "edited": fields.get(b"edited") == b"1",
             "compiled_at": _text(fields, "compiled_at"),
             "published_at": _text(fields, "published_at"),

@@ -308,6 +308,15 @@ def test_editor_compiles_resolves_a_conflict_and_publishes(
     expect(page.get_by_role("button", name="Recompile", exact=True)).to_be_visible()
     expect(page.locator("#preview .traced").first).to_be_visible()
 
+    # What the compiler left out is listed beside the preview; "Put it back" restores it in the Markdown.
+    left_out = page.locator("#left-out")
+    expect(left_out).to_contain_text("logistics chatter")
+    expect(left_out).to_contain_text("said again in: Tom Reddy says North Marsh")  # the repeat, and where
+    left_out.locator("li", has_text="Wi-fi is back").get_by_role("button", name=re.compile("^Put it back")).click()
+    expect(page.locator("#preview")).to_contain_text("Wi-fi is back in the Exchange Hall")
+    expect(left_out.locator("li", has_text="Wi-fi is back")).to_have_count(0)
+    assert re.search(r"<!-- updates: \S+ -->\nWi-fi is back", page.locator("#markdown").input_value())
+
     # Traceability: a paragraph shows the updates it came from; pin one of them from there.
     block = page.locator("#preview .traced").first
     ids = str(block.get_attribute("data-updates")).split()

@@ -37,8 +37,8 @@ async def _wait_for_draft(http: aiohttp.ClientSession, url: str, *, version: int
 async def test_editor_compiles_edits_and_publishes(live_server_factory: Callable[..., LiveServer],
                                                   http: aiohttp.ClientSession, store_url: str,
                                                   prefix: str) -> None:  # fmt: skip
-    server = live_server_factory(PLENARY_RUN_WORKER="true")
-    await replay(server.url, ADMIN_TOKEN)
+    server = live_server_factory(PLENARY_RUN_WORKER="true", PLENARY_PUBLISHER="Public Service Weekly")
+    ids = await replay(server.url, ADMIN_TOKEN)
     url = server.url + POST
     async with http.get(url, headers=ADMIN) as before:
         assert before.status == 404
@@ -54,6 +54,10 @@ async def test_editor_compiles_edits_and_publishes(live_server_factory: Callable
     assert "<script" not in draft["html"] and "data-updates=" in draft["html"]
     assert draft["jsonld"]["@type"] == "BlogPosting"
     assert draft["sources"] and all(ids for ids in draft["sources"].values())
+    # What the compiler folded or left out, for the editor to put back.
+    assert {"into": ids["p-reddy"], "updates": [ids["p-repeat"]]} in draft["merged"]
+    assert {"update": ids["doors"], "why": "logistics chatter"} in draft["dropped"]
+    assert {"update": ids["wifi"], "why": "logistics chatter"} in draft["dropped"]
 
     # anyone may not read a draft
     async with http.get(url) as anonymous:
@@ -64,6 +68,7 @@ async def test_editor_compiles_edits_and_publishes(live_server_factory: Callable
         assert saved.status == 200
         body = await saved.json()
         assert body["version"] == 2 and body["edited"] is True and "edited by Eda" in body["html"]
+        assert body["jsonld"]["mentions"] == draft["jsonld"]["mentions"]  # an edit keeps who was mentioned
     async with http.put(url, json={"markdown": "stale", "version": 1}, headers=ADMIN) as stale:
         assert stale.status == 409
         assert (await stale.json())["field"] == "version"
@@ -89,11 +94,21 @@ async def test_editor_compiles_edits_and_publishes(live_server_factory: Callable
         assert page.status == 200
         assert "script-src 'self'" in page.headers["Content-Security-Policy"]
         html = await page.text()
-    assert recompiled["title"].split(":")[0] in html and "Posted by Drew &amp; Howard" in html
+    assert recompiled["title"] in html and "Posted by Drew &amp; Howard" in html
     assert "<script>" not in html and "alert(1)" not in html
     ld = json.loads(html.split('<script type="application/ld+json">')[1].split("</script>")[0])
     assert ld["@type"] == "BlogPosting" and ld["datePublished"] and ld["url"] == page_url
     assert {a["name"] for a in ld["author"]} == {"Drew", "Howard"}
+    assert ld["headline"] == recompiled["title"] and ld["dateModified"] == ld["datePublished"]
+    venue = {"@type": "Place", "name": "Manchester Central"}
+    assert ld["about"] == {"@type": "Event", "name": "Connected Councils 2025", "startDate": "2025-10-08",
+                           "endDate": "2025-10-09", "location": venue}  # fmt: skip
+    assert {"@type": "Person", "name": "Helen Okafor", "jobTitle": "Chief Executive",
+            "affiliation": {"@type": "Organization", "name": "Stockbridge City Council"}} in ld["mentions"]  # fmt: skip
+    assert "David Osei" not in {p["name"] for p in ld["mentions"]}  # day one's speaker
+    assert {"@type": "ImageObject", "url": "https://images.example.org/cc25/keynote-hall.jpg",
+            "caption": "Helen Okafor on stage in a full Exchange Hall"} in ld["image"]  # fmt: skip
+    assert ld["publisher"] == {"@type": "Organization", "name": "Public Service Weekly"}
     async with http.get(server.url + f"/events/{EVENT_ID}") as reader:
         assert f"/events/{EVENT_ID}/days/{DAY}/reflections" in await reader.text()
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from server.models import Event
+from server.models import Event, Person
 from server.render import parse_marker, render_markdown
 
 __all__ = [
@@ -91,6 +91,10 @@ class Draft:
     authors: list[str]
     day: dt.date
     event: str
+    #: ``[{"into": update id, "updates": [ids folded into it]}]``: repeats the compiler merged.
+    merged: list[dict[str, object]] = field(default_factory=list)
+    #: ``[{"update": id, "why": reason}]``: updates the compiler left out.
+    dropped: list[dict[str, object]] = field(default_factory=list)
 
 
 _SPECIALS_RE = re.compile(r"([\\`*_\[\]<>#!|~])")
@@ -194,8 +198,14 @@ def blog_posting(
     date_modified: dt.datetime | None = None,
     article_body: str | None = None,
     url: str | None = None,
+    mentions: Sequence[Person] = (),
+    images: Sequence[Figure] = (),
+    publisher: str | None = None,
 ) -> dict[str, object]:
     """Schema.org ``BlogPosting`` JSON-LD for the post, ``about`` the event; dates only when given.
+
+    ``mentions`` are the speakers (a ``Person`` with ``jobTitle`` and ``affiliation``), ``images`` the day's
+    photos (``ImageObject`` with caption), ``publisher`` an ``Organization``; each only when given.
 
     The caller must escape ``</`` when embedding the JSON in a ``<script>`` element.
     """
@@ -215,19 +225,50 @@ def blog_posting(
         doc["articleBody"] = article_body
     if url is not None:
         doc["url"] = url
+    if mentions:
+        doc["mentions"] = [_person_jsonld(p) for p in mentions]
+    if images:
+        doc["image"] = [
+            {"@type": "ImageObject", "url": f.url, **({"caption": f.caption} if f.caption else {})} for f in images
+        ]
+    if publisher:
+        doc["publisher"] = {"@type": "Organization", "name": publisher}
     return doc
 
 
-def make_draft(title: str, blocks: Sequence[Block], authors: Sequence[str], event: Event, day: dt.date) -> Draft:
-    """Assemble the draft: Markdown, its HTML, JSON-LD and the sources of every traced block."""
+def _person_jsonld(person: Person) -> dict[str, object]:
+    doc: dict[str, object] = {"@type": "Person", "name": person.name}
+    if person.role:
+        doc["jobTitle"] = person.role
+    if person.organisation:
+        doc["affiliation"] = {"@type": "Organization", "name": person.organisation}
+    return doc
+
+
+def make_draft(
+    title: str,
+    blocks: Sequence[Block],
+    authors: Sequence[str],
+    event: Event,
+    day: dt.date,
+    *,
+    merged: Sequence[dict[str, object]] = (),
+    dropped: Sequence[dict[str, object]] = (),
+    mentions: Sequence[Person] = (),
+    publisher: str | None = None,
+) -> Draft:
+    """Assemble the draft: Markdown, its HTML, JSON-LD, the sources of every traced block, what was left out."""
     markdown = to_markdown(blocks)
+    figures = [b for b in blocks if isinstance(b, Figure)]
     return Draft(
         title=title,
         markdown=markdown,
         html=markdown_to_html(markdown),
-        jsonld=blog_posting(title, authors, event),
+        jsonld=blog_posting(title, authors, event, mentions=mentions, publisher=publisher, images=figures),
         sources={b.id: list(b.sources) for b in blocks if b.sources},
         authors=list(authors),
         day=day,
         event=event.id,
+        merged=list(merged),
+        dropped=list(dropped),
     )

@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
-import math
-import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,38 +14,24 @@ from typing import Any
 import nh3
 from pydantic import ValidationError
 
-from server.models import Event, Person, Session, SessionKind, Update
+from server.models import Event, Person, Session, Update
+from workers.classify import is_logistics, is_signoff
 from workers.condense import condense, split_sentences, tokens
-from workers.post import Block, Draft, Figure, Heading, Paragraph, Quotation, escape_text, make_draft
+from workers.dedupe import Candidate, find_repeats
+from workers.length import within_length
+from workers.lineup import kinds, line_up, number, part_of_day
+from workers.names import Spelling
+from workers.post import Block, Draft, Figure, Heading, Paragraph, Quotation, escape_text, make_draft, to_markdown
+from workers.speakers import Cast, join_repeated_opener
+from workers.stubs import attribution, without_live_prefix
+from workers.tense import past_tense
+from workers.title import day_number, post_title
 
-__all__ = ["DUPLICATE_THRESHOLD", "FoldedUpdate", "LogEntry", "compile_day", "fold", "is_near_duplicate"]
+__all__ = ["FoldedUpdate", "LogEntry", "compile_day", "fold"]
 
 logger = logging.getLogger(__name__)
 
-#: Token-set (Jaccard) similarity at or above which one reporter's two updates make the same point.
-DUPLICATE_THRESHOLD = 0.6
 _PARAGRAPH_WORDS = 60
-
-_NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
-_KIND_NOUNS: dict[SessionKind, tuple[str, str]] = {
-    SessionKind.KEYNOTE: ("keynote", "keynotes"),
-    SessionKind.PLENARY: ("plenary session", "plenary sessions"),
-    SessionKind.PANEL: ("panel", "panels"),
-    SessionKind.ROUNDTABLE: ("roundtable", "roundtables"),
-    SessionKind.BREAKOUT: ("breakout session", "breakout sessions"),
-    SessionKind.WORKSHOP: ("workshop", "workshops"),
-    SessionKind.DEMO: ("live demo", "live demos"),
-    SessionKind.OTHER: ("session", "sessions"),
-}
-# Paragraph openers after the first in a section, used in turn so none repeats back to back.
-_CONNECTIVES = ("Later, ", "From there, ", "Next, ", "After that, ", "As the session went on, ")
-# fmt: off
-_LEAD_WORDS = frozenset({
-    "a", "after", "all", "an", "another", "as", "before", "every", "he", "her", "his", "it", "its", "many",
-    "most", "once", "one", "our", "she", "some", "that", "the", "their", "there", "these", "they", "this",
-    "those", "we", "when", "while"
-})
-# fmt: on
 
 
 @dataclass(frozen=True)
@@ -70,11 +54,6 @@ class FoldedUpdate:
     def text(self) -> str:
         """The update's text, cleaned (see ``_clean``)."""
         return _clean(self.update.text)
-
-    @cached_property
-    def words(self) -> frozenset[str]:
-        """The content words of the text, for near-duplicate checks."""
-        return frozenset(tokens(self.text))
 
 
 def fold(entries: Iterable[LogEntry]) -> list[FoldedUpdate]:
@@ -119,252 +98,161 @@ def _clean(text: str) -> str:
     return " ".join(html.unescape(stripped).split())
 
 
-def _similar(shared: int, size_a: int, size_b: int) -> bool:
-    # Jaccard |A & B| / |A | B| >= t, in integers-and-one-product form so every caller rounds alike.
-    return shared > 0 and shared >= DUPLICATE_THRESHOLD * (size_a + size_b - shared)
-
-
-def is_near_duplicate(a: Iterable[str], b: Iterable[str]) -> bool:
-    """True when two token lists make the same point: token-set Jaccard similarity >= DUPLICATE_THRESHOLD."""
-    sa, sb = set(a), set(b)
-    return _similar(len(sa & sb), len(sa), len(sb))
-
-
 def _is_protected(update: Update) -> bool:
     return update.key or update.quote is not None or update.image is not None
 
 
-class _DuplicateIndex:
-    """Finds a near-duplicate among the sets added so far, exactly, without comparing every pair.
-
-    Prefix filtering: two sets with Jaccard >= t share a token among the |A| - ceil(t|A|) + 1 rarest of
-    each, so only those are indexed and probed. Sets are bitmasks over tokens ranked rarest first, so
-    the check of a candidate is one AND and a popcount.
-    """
-
-    def __init__(self, rank: Mapping[str, int]) -> None:
-        self._rank = rank
-        self._sets: list[tuple[int, int]] = []
-        self._index: defaultdict[int, list[int]] = defaultdict(list)
-
-    def _encode(self, words: frozenset[str]) -> tuple[list[int], int]:
-        ranks = sorted(self._rank[w] for w in words)
-        mask = 0
-        for r in ranks:
-            mask |= 1 << r
-        return ranks[: len(ranks) - math.ceil(DUPLICATE_THRESHOLD * len(ranks)) + 1], mask
-
-    def add(self, words: frozenset[str]) -> None:
-        if not words:
-            return
-        prefix, mask = self._encode(words)
-        self._sets.append((len(words), mask))
-        for r in prefix:
-            self._index[r].append(len(self._sets) - 1)
-
-    def matches(self, words: frozenset[str]) -> bool:
-        if not words:
-            return False
-        size = len(words)
-        prefix, mask = self._encode(words)
-        low, high = DUPLICATE_THRESHOLD * size, size / DUPLICATE_THRESHOLD
-        for i in {i for r in prefix for i in self._index.get(r, ())}:
-            other_size, other = self._sets[i]
-            if low <= other_size <= high and _similar((mask & other).bit_count(), size, other_size):
-                return True
-        return False
-
-
-def _drop_near_duplicates(items: Sequence[FoldedUpdate]) -> list[FoldedUpdate]:
-    """Drop an update that repeats one its reporter already made in the same part of the day.
-
-    Key updates, quotes and photos are never dropped; a plain update is dropped when it is a near-duplicate
-    of any of those or of an earlier kept plain update. ``items`` must be in happened order.
-    """
-    counts = Counter(w for item in items for w in item.words)
-    rarity = {w: r for r, (w, _) in enumerate(sorted(counts.items(), key=lambda wc: (wc[1], wc[0])))}
-    indexes: dict[str, _DuplicateIndex] = {}
-    for item in items:
-        if _is_protected(item.update):
-            author = item.update.author.name
-            indexes.setdefault(author, _DuplicateIndex(rarity)).add(item.words)
-    kept = []
-    for item in items:
-        update = item.update
-        if not _is_protected(update):
-            index = indexes.setdefault(update.author.name, _DuplicateIndex(rarity))
-            if index.matches(item.words):
-                continue
-            index.add(item.words)
-        kept.append(item)
-    return kept
-
-
-def _number(n: int) -> str:
-    return _NUMBERS[n] if 0 <= n < len(_NUMBERS) else str(n)
-
-
-def _join(parts: Sequence[str]) -> str:
-    if len(parts) <= 1:
-        return "".join(parts)
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def _person(person: Person) -> str:
-    details = [escape_text(d) for d in (person.role, person.organisation) if d]
-    name = escape_text(person.name)
-    return f"{name} ({', '.join(details)})" if details else name
-
-
-def _people(persons: Sequence[Person]) -> str:
-    return _join([_person(p) for p in persons])
-
-
-def _part_of_day(moment: dt.datetime) -> str:
-    hour = moment.hour
-    return "morning" if hour < 12 else "afternoon" if hour < 17 else "evening"
-
-
-def _line_up(session: Session, zone: dt.tzinfo) -> str:
-    """Sentences introducing who spoke, hosted or took part; empty when the agenda names nobody."""
-    speakers, hosts = _people(session.speakers), _people(session.hosts)
-    room = f" in {escape_text(session.room)}" if session.room else ""
-    when = _part_of_day(_aware(session.starts_at).astimezone(zone))
-    sentences: list[str] = []
-    hosted = False
-    match session.kind:
-        case SessionKind.KEYNOTE if speakers:
-            sentences.append(f"{speakers} gave the {when} keynote{room}.")
-        case SessionKind.PLENARY if speakers:
-            sentences.append(f"{speakers} addressed the {when} plenary{room}.")
-        case SessionKind.PANEL if speakers:
-            lead = f"{hosts} chaired a panel" if hosts else f"The {when} panel{room} brought together"
-            sentences.append(f"{lead} with {speakers}." if hosts else f"{lead} {speakers}.")
-            hosted = bool(hosts)
-        case SessionKind.ROUNDTABLE if hosts:
-            guests = f", with {speakers} leading the discussion" if speakers else ""
-            sentences.append(f"{hosts} hosted the roundtable{room}{guests}.")
-            hosted = True
-        case SessionKind.BREAKOUT if speakers:
-            sentences.append(f"{speakers} led this {when} breakout{room}.")
-        case SessionKind.WORKSHOP if speakers:
-            sentences.append(f"{speakers} ran the workshop{room}.")
-        case SessionKind.DEMO if speakers:
-            sentences.append(f"{speakers} gave the demo{room}.")
-        case _ if speakers:
-            sentences.append(f"Speaking{room}: {speakers}.")
-    if hosts and not hosted:
-        sentences.append(f"{hosts} {'was' if len(session.hosts) == 1 else 'were'} in the chair.")
-    if session.participants:
-        taking_part = _join([escape_text(p) for p in session.participants])
-        sentences.append(f"Around the table were {taking_part}." if session.kind is SessionKind.ROUNDTABLE
-                         else f"Taking part were {taking_part}.")  # fmt: skip
-    return " ".join(sentences)
-
-
-def _finish(sentence: str, *, lead_in: bool = False) -> str:
+def _sentence(text: str, *, lead_in: bool = False) -> str:
     """Capitalise a sentence and end it with punctuation (a colon when it introduces a quote)."""
-    if sentence[:1].islower():
-        sentence = sentence[0].upper() + sentence[1:]
-    if lead_in and sentence[-1:] not in ("!", "?", "…", ":"):
-        return sentence.rstrip(".") + ":"
-    return sentence if sentence[-1:] in '.!?…:;"”’)' else sentence + "."
+    if text[:1].islower():
+        text = text[0].upper() + text[1:]
+    if lead_in and text[-1:] not in ("!", "?", "…", ":"):
+        return text.rstrip(".;,") + ":"
+    return text if text[-1:] in '.!?…:;"”’)' else text + "."
 
 
-def _with_connective(sentence: str, connective: str, names: frozenset[str]) -> str | None:
-    """The sentence opened by ``connective``, or None unless it starts with a common lead word (lower-cased
-    after the connective) or a known name (kept as it is)."""
-    match = re.match(r"([A-Za-z][\w'’-]*)", sentence)
-    if match is None:
-        return None
-    word = re.sub(r"['’]s$", "", match[1])
-    if word.lower() in _LEAD_WORDS and (len(word) == 1 or word[1:].islower()):
-        return connective + sentence[0].lower() + sentence[1:]
-    return connective + sentence if word in names else None
+def _normal_quote(text: str) -> str:
+    return " ".join(tokens(text))
+
+
+@dataclass
+class _Piece:
+    """A surviving update as the compiler works on it: its sentences (respelt) and what remains of it."""
+
+    position: int
+    update: Update
+    sentences: list[str]
+    quote: str = ""
+    signoff: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.update.id
+
+
+@dataclass
+class _Notes:
+    """What the compiler folded into what, and what it left out and why: the editor's "put it back" list."""
+
+    merged: dict[str, list[str]] = field(default_factory=dict)
+    dropped: dict[str, str] = field(default_factory=dict)
+
+    def merge(self, into: str, update: str) -> None:
+        if into != update and update not in self.merged.setdefault(into, []):
+            self.merged[into].append(update)
+
+    def drop(self, update: str, why: str) -> None:
+        self.dropped.setdefault(update, why)
+
+    def answer(self, shown: set[str]) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        """The API's ``merged`` and ``dropped``: only updates the post does not show elsewhere."""
+        merged: list[dict[str, object]] = []
+        for into, ids in self.merged.items():
+            hidden = [u for u in ids if u not in shown]
+            if hidden:
+                merged.append({"into": into, "updates": hidden})
+        dropped: list[dict[str, object]] = [
+            {"update": u, "why": why} for u, why in self.dropped.items() if u not in shown
+        ]
+        return merged, dropped
 
 
 @dataclass
 class _Writer:
-    """Numbers blocks and rotates connectives across the whole post, so output is deterministic."""
+    """Writes sections as blocks; numbers blocks across the whole post, so output is deterministic."""
 
     word_budget: int
-    speakers: Mapping[str, Person]
+    cast: Cast
     names: frozenset[str]
+    notes: _Notes
     blocks: list[Block] = field(default_factory=list)
-    counters: Counter[str] = field(default_factory=Counter)
-    connective_turn: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
 
     def next_id(self, prefix: str) -> str:
-        self.counters[prefix] += 1
+        self.counters[prefix] = self.counters.get(prefix, 0) + 1
         return f"{prefix}{self.counters[prefix]}"
 
     def paragraph(self, text: str, sources: Sequence[str]) -> None:
         self.blocks.append(Paragraph(self.next_id("p"), text, tuple(sources)))
 
-    def connective(self, sentence: str) -> str:
-        joined = _with_connective(sentence, _CONNECTIVES[self.connective_turn % len(_CONNECTIVES)], self.names)
-        if joined is None:
-            return sentence
-        self.connective_turn += 1
-        return joined
-
-    def attribution(self, speaker: str | None, session: Session | None) -> str | None:
+    def _quote_attribution(self, speaker: str | None) -> str | None:
         if not speaker:
             return None
-        people = [*session.speakers, *session.hosts] if session else []
-        known = next((p for p in people if p.name.casefold() == speaker.casefold()), None)
-        known = known or self.speakers.get(speaker.casefold())
-        if known is None:
-            return escape_text(speaker)
-        return ", ".join(escape_text(d) for d in (known.name, known.role, known.organisation) if d)
+        person = self.cast.find(speaker)
+        return escape_text(person.name if person else speaker)
 
-    def weave(self, items: Sequence[FoldedUpdate], session: Session | None, intro: str) -> None:
-        """Write ``items`` (in happened order) as paragraphs, quotes and photos, condensed to the budget.
+    def _narrative(self, piece: _Piece) -> list[tuple[str, bool]]:
+        """The piece's sentences told afterwards: (sentence, must keep); a quote's stub becomes attribution."""
+        update = piece.update
+        sentences = list(piece.sentences)
+        lead = None
+        if piece.quote and sentences:
+            speaker = self.cast.label(update.quote.speaker if update.quote else None)
+            lead = attribution(sentences[-1], speaker)
+            if lead is not None:
+                sentences.pop()
+                if not lead and not sentences:
+                    self.notes.drop(piece.id, "a stub that only introduced the quote")
+        out = [(past_tense(s if update.key else self.cast.shorten(s), self.names), update.key or bool(piece.quote))
+               for s in sentences]  # fmt: skip
+        if lead:
+            out.append((lead, True))
+        return out
 
-        ``intro`` opens the first paragraph when the first update has text to join it, else stands alone.
+    def weave(self, pieces: Sequence[_Piece], intro: str, *, meanwhile: str = "") -> None:
+        """Write ``pieces`` (in happened order) as paragraphs, quotes and photos, condensed to the budget.
+
+        ``intro`` opens the first paragraph. ``meanwhile`` ("Meanwhile, in Room 2, ") opens the first
+        sentence when there is no intro to carry it.
         """
-        sentences: list[tuple[int, str]] = []
-        keep: list[int] = []
-        for n, item in enumerate(items):
-            for sentence in split_sentences(item.text):
-                if item.update.key or item.update.quote is not None:
-                    keep.append(len(sentences))
-                sentences.append((n, sentence))
-        chosen = condense([s for _, s in sentences], self.word_budget, keep=keep)
-        by_item: defaultdict[int, list[str]] = defaultdict(list)
-        for index in chosen:
-            n, sentence = sentences[index]
-            by_item[n].append(sentence)
-
+        told = [self._narrative(p) for p in pieces]
+        flat = [(n, sentence, keep) for n, sentences in enumerate(told) for sentence, keep in sentences]
+        chosen = set(condense([t for _, t, _ in flat], self.word_budget, keep=[i for i, f in enumerate(flat) if f[2]]))
+        by_piece: defaultdict[int, list[str]] = defaultdict(list)
+        for index, (n, sentence, _) in enumerate(flat):
+            if index in chosen:
+                by_piece[n].append(sentence)
         text: list[str] = [intro] if intro else []
         sources: list[str] = []
         words = 0
-        written = False
 
         def flush() -> None:
-            nonlocal text, sources, words, written
+            nonlocal text, sources, words
             if text:
                 self.paragraph(" ".join(text), sources)
-            text, sources, words, written = [], [], 0, True
+            text, sources, words = [], [], 0
 
-        for n, item in enumerate(items):
-            update = item.update
-            quote = _clean(update.quote.text) if update.quote is not None else ""
-            own = by_item.get(n, [])
+        for n, piece in enumerate(pieces):
+            update = piece.update
+            own = by_piece.get(n, [])
+            if told[n] and not own:
+                self.notes.drop(piece.id, "condensed: the section was over its word budget")
             if own:
                 if sources and words >= _PARAGRAPH_WORDS:
                     flush()
-                last = len(own) - 1
-                own = [_finish(s, lead_in=bool(quote) and i == last) for i, s in enumerate(own)]
-                if written and not text and session is not None:
-                    own[0] = self.connective(own[0])
-                text.extend(own)
+                lead_last = bool(piece.quote) and not own[-1].endswith(":")
+                own = [_sentence(s, lead_in=lead_last and i == len(own) - 1) for i, s in enumerate(own)]
+                if meanwhile:
+                    first = own[0]
+                    lower = not _starts_with_name(first, self.names)
+                    own[0] = meanwhile + (first[0].lower() + first[1:] if lower else first)
+                    meanwhile = ""
+                for sentence in own:
+                    joined = join_repeated_opener(text[-1], sentence, self.cast) if text else None
+                    if joined is not None and update.key:
+                        # A key update is never reworded: it joins the sentence before as a clause.
+                        text[-1] = f"{text[-1][:-1]}; {sentence}"
+                    elif joined is not None:
+                        text[-1] = joined
+                    else:
+                        text.append(sentence)
                 sources.append(update.id)
                 words += sum(len(s.split()) for s in own)
-            if update.quote is not None and quote:
+            if piece.quote:
                 flush()
-                attribution = self.attribution(update.quote.speaker, session)
-                self.blocks.append(Quotation(self.next_id("q"), quote, attribution, (update.id,)))
+                speaker = update.quote.speaker if update.quote else None
+                self.blocks.append(Quotation(self.next_id("q"), piece.quote, self._quote_attribution(speaker),
+                                             (update.id,)))  # fmt: skip
             if update.image is not None:
                 flush()
                 image = update.image
@@ -374,18 +262,68 @@ class _Writer:
         flush()
 
 
-def _kinds(sessions: Sequence[Session]) -> str:
-    counts = Counter(s.kind for s in sessions)
-    order = list(dict.fromkeys(s.kind for s in sessions))
-    phrases = []
-    for kind in order:
-        singular, plural = _KIND_NOUNS[kind]
-        if kind is SessionKind.OTHER and len(order) > 1:
-            singular, plural = "further session", "further sessions"
-        n = counts[kind]
-        article = "an" if singular[0] in "aeiou" else "a"
-        phrases.append(f"{article} {singular}" if n == 1 else f"{_number(n)} {plural}")
-    return _join(phrases)
+def _starts_with_name(sentence: str, names: frozenset[str]) -> bool:
+    first = sentence.split(" ", 1)[0].rstrip(",;:'’s")
+    return first in names
+
+
+def _prepare(item: FoldedUpdate, spelling: Spelling) -> _Piece:
+    update = item.update
+    text = without_live_prefix(spelling.respell(item.text))
+    quote = _clean(update.quote.text) if update.quote is not None else ""
+    piece = _Piece(item.position, update, split_sentences(text), quote)
+    if update.image is not None and not update.image.caption and piece.sentences and not update.key:
+        # A sentence that only describes the photo becomes its caption.
+        update = update.model_copy(update={"image": update.image.model_copy(update={"caption": text})})
+        piece = _Piece(item.position, update, [], quote)
+    elif update.image is not None and update.image.caption and not update.key and not quote:
+        piece.sentences = []
+    return piece
+
+
+def _remove_repeats(pieces: Sequence[_Piece], groups: Mapping[str, str], notes: _Notes) -> None:
+    """No sentence twice in the day (see ``workers.dedupe``), no quote twice; each fold recorded.
+
+    ``pieces`` are in happened order; ``groups`` names each piece's section, where similar wording is sought.
+    """
+    # A stub that leads into a quote ("Ortega on the 311 line") is not a fact to fold.
+    flat = [(p, i) for p in pieces for i in range(len(p.sentences))
+            if not (p.quote and attribution(p.sentences[i], None) is not None)]  # fmt: skip
+    candidates = [Candidate(tuple(tokens(p.sentences[i])), groups.get(p.id, ""), p.update.key) for p, i in flat]
+    gone: defaultdict[int, set[int]] = defaultdict(set)
+    for repeat, kept in find_repeats(candidates).items():
+        piece, index = flat[repeat]
+        gone[id(piece)].add(index)
+        notes.merge(flat[kept][0].id, piece.id)
+    quotes: dict[str, str] = {}
+    for piece in pieces:
+        piece.sentences = [s for i, s in enumerate(piece.sentences) if i not in gone[id(piece)]]
+        if piece.quote:
+            normal = _normal_quote(piece.quote)
+            into = next((q for q in quotes if normal in q or q in normal), None)
+            if into is not None and normal:
+                notes.merge(quotes[into], piece.id)
+                piece.quote = ""
+            else:
+                quotes[normal] = piece.id
+
+
+def _section_of(piece: _Piece, programme: Mapping[str, Session], running: Sequence[Session]) -> str | None:
+    """The session a piece belongs in: its own, else the one under way when it happened; None: the opening."""
+    update = piece.update
+    if update.session in programme:
+        return update.session
+    happened = _aware(update.happened_at)
+    started = [s for s in running if _aware(s.starts_at) <= happened]
+    return started[-1].id if started else None
+
+
+def _parallel(session: Session, before: Session | None) -> bool:
+    """True when ``session`` ran at the same time as ``before`` in another room."""
+    if before is None or before.room == session.room:
+        return False
+    ends = _aware(before.ends_at) if before.ends_at else _aware(before.starts_at) + dt.timedelta(minutes=30)
+    return _aware(before.starts_at) <= _aware(session.starts_at) < ends
 
 
 def compile_day(
@@ -395,13 +333,15 @@ def compile_day(
     day: dt.date,
     *,
     word_budget: int = 220,
+    publisher: str | None = None,
 ) -> Draft:
-    """Compile the reflections draft for ``day`` of ``event`` from its log.
+    """Compile the reflections draft for ``day`` of ``event`` from its log (the rules: docs/reflections.md).
 
     Guarantees: only the last version of updates of this event whose ``happened_at`` falls on ``day`` in
-    the event's time zone, never deleted ones; sessions with updates in start order, their updates in
-    happened order; every key update and quote kept once, plain near-duplicates by the same reporter
-    dropped, the rest condensed to ``word_budget`` words per section; same input, same output.
+    the event's time zone, never deleted ones; the opening frames the day with the unsessioned updates
+    posted before the first session; sessions in start order, their updates in happened order; no sentence
+    twice; every key update (tense aside) and quote kept once; one closing, last, then the byline; same
+    input, same output. What was folded or left out is in ``Draft.merged`` and ``Draft.dropped``.
 
     Raises:
         ValueError: ``day`` is not one of the event's days.
@@ -409,7 +349,6 @@ def compile_day(
     if not event.starts_on <= day <= event.ends_on:
         raise ValueError(f"{day} is not a day of event {event.id}")
     zone = event.zone
-    day_number = (day - event.starts_on).days + 1
     items = [
         item
         for item in fold(entries)
@@ -422,44 +361,114 @@ def compile_day(
     authors = list(first_posts)
 
     programme = {s.id: s for s in sessions if s.event == event.id}
-    grouped: defaultdict[str | None, list[FoldedUpdate]] = defaultdict(list)
-    for item in items:
-        session_id = item.update.session if item.update.session in programme else None
-        grouped[session_id].append(item)
-    running = sorted({s.id: s for s in programme.values() if s.day == day or s.id in grouped}.values(),
+    on_day = {s.id for s in programme.values() if s.day == day}
+    used = {i.update.session for i in items}
+    running = sorted((s for s in programme.values() if s.id in on_day or s.id in used),
                      key=lambda s: (_aware(s.starts_at), s.id))  # fmt: skip
-    speakers = {p.name.casefold(): p for s in running for p in (*s.speakers, *s.hosts)}
-    named = [p.name for s in running for p in (*s.speakers, *s.hosts)]
-    named += [p.organisation or "" for s in running for p in (*s.speakers, *s.hosts)]
-    named += [name for s in running for name in s.participants]
-    writer = _Writer(word_budget, speakers, frozenset(w for n in named for w in n.split() if w[:1].isupper()))
+    people = list({p.name.casefold(): p for s in running for p in (*s.speakers, *s.hosts)}.values())
+    spelling = Spelling([*(p.name for p in people), *(p.organisation for p in people if p.organisation)])
+    named = [p.name for p in people] + [p.organisation or "" for p in people]
+    named += [n for s in running for n in s.participants]
+    names = frozenset(w for n in named for w in n.split() if w[:1].isupper())
+    notes = _Notes()
 
-    venue = f" at {escape_text(event.venue)}" if event.venue else ""
-    name = escape_text(event.title)
-    day_words = f"Day {_number(day_number)}"
-    opening = (
-        f"{day_words} of {name}{venue} brought {_kinds(running)}."
-        if running
-        else f"Here is how {day_words.lower()} of {name}{venue} unfolded."
-    )
-    writer.weave(_drop_near_duplicates(grouped.get(None, [])), None, opening)
-
-    for session in running:
-        session_items = _drop_near_duplicates(grouped.get(session.id, []))
-        if not session_items:
+    pieces: list[_Piece] = []
+    for item in items:
+        piece = _prepare(item, spelling)
+        update = piece.update
+        if not _is_protected(update) and is_logistics(item.text):
+            notes.drop(update.id, "logistics chatter")
             continue
-        writer.blocks.append(Heading(writer.next_id("s"), session.title, tuple(i.update.id for i in session_items)))
-        writer.weave(session_items, session, _line_up(session, zone))
+        piece.signoff = is_signoff(item.text) and not update.quote and not update.image
+        pieces.append(piece)
+    sections = {p.id: "closing" if p.signoff else str(_section_of(p, programme, running)) for p in pieces}
+    _remove_repeats(pieces, sections, notes)
+    for piece in pieces:
+        folded = any(piece.id in ids for ids in notes.merged.values())
+        if not (piece.sentences or piece.quote or piece.update.image or folded):
+            notes.drop(piece.id, "nothing left to say")
 
-    if day >= event.ends_on:
-        closing = f"That brings {name} to a close — thanks for following along."
+    grouped: defaultdict[str | None, list[_Piece]] = defaultdict(list)
+    closing: list[_Piece] = []
+    for piece in pieces:
+        if piece.signoff:
+            closing.append(piece)
+        elif piece.sentences or piece.quote or piece.update.image:
+            grouped[_section_of(piece, programme, running)].append(piece)
+
+    plan = _Plan(event, day, running, grouped, closing, first_posts, people,
+                 names | {w for p in people for w in p.name.split()}, word_budget)  # fmt: skip
+    updates = [item.update for item in items]
+    for detail in (2, 1, 0):
+        # Introductions say less, step by step, until the post is within the length rule.
+        writer = _write(plan, detail, _Notes(dict(notes.merged), dict(notes.dropped)))
+        if within_length(to_markdown(writer.blocks), updates):
+            break
+    shown_ids = {i for b in writer.blocks[:-1] if not isinstance(b, Heading) for i in b.sources}
+    merged, dropped = writer.notes.answer(shown_ids)
+    speaking = {p.name.casefold() for s in running if s.id in grouped for p in (*s.speakers, *s.hosts)}
+    mentions = [p for p in people if p.name.casefold() in speaking]
+    return make_draft(post_title(event, day), writer.blocks, authors, event, day, merged=merged, dropped=dropped,
+                      mentions=mentions, publisher=publisher)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where every surviving piece goes: the opening (None), a session, or the closing."""
+
+    event: Event
+    day: dt.date
+    running: Sequence[Session]
+    grouped: Mapping[str | None, Sequence[_Piece]]
+    closing: Sequence[_Piece]
+    first_posts: Mapping[str, str]
+    people: Sequence[Person]
+    names: frozenset[str]
+    word_budget: int
+
+
+def _write(plan: _Plan, detail: int, notes: _Notes) -> _Writer:
+    """Write the post from ``plan``; introductions at ``detail`` (see ``Cast``)."""
+    event, day, grouped, zone = plan.event, plan.day, plan.grouped, plan.event.zone
+    cast = Cast(plan.people, detail=detail)
+    writer = _Writer(plan.word_budget, cast, plan.names, notes)
+    running = plan.running
+    venue = f" at {escape_text(event.venue)}" if event.venue else ""
+    title_text = escape_text(event.title)
+    day_n = day_number(event, day)
+    day_words = f"Day {number(day_n)}"
+    shown = [s for s in running if grouped.get(s.id)]
+    opening = (
+        f"{day_words} of {title_text}{venue} brought {kinds(running)}."
+        if running
+        else f"This is how {day_words.lower()} of {title_text}{venue} unfolded."
+    )
+    writer.weave(grouped.get(None, []), opening)
+
+    previous: Session | None = None
+    for session in shown:
+        session_pieces = grouped[session.id]
+        writer.blocks.append(Heading(writer.next_id("s"), session.title, tuple(p.id for p in session_pieces)))
+        meanwhile = _parallel(session, previous)
+        when = part_of_day(_aware(session.starts_at).astimezone(zone))
+        same_room = previous is not None and previous.room == session.room and not meanwhile
+        intro = line_up(session.model_copy(update={"room": None}) if same_room else session, when, cast,
+                        meanwhile=meanwhile)  # fmt: skip
+        room = f"Meanwhile, in {escape_text(session.room)}, " if session.room else "Meanwhile, "
+        writer.weave(session_pieces, intro, meanwhile=room if meanwhile and not intro else "")
+        previous = session
+
+    said = [(p, [_sentence(s) for s in p.sentences]) for p in plan.closing if p.sentences]
+    if said:
+        writer.paragraph(" ".join(s for _, sentences in said for s in sentences), [p.id for p, _ in said])
+    elif day >= event.ends_on:
+        writer.paragraph(f"That brought {title_text} to a close.", ())
     else:
-        closing = f"That's all from {day_words.lower()}; we're back tomorrow for day {_number(day_number + 1)}."
-    writer.paragraph(closing, ())
-    if authors:
-        names = [escape_text(a) for a in authors]
-        byline = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " & " + names[-1]
-        writer.paragraph(f"Posted by {byline}", list(first_posts.values()))
+        writer.paragraph(f"That was {day_words.lower()}; {title_text} went on the next day with day "
+                         f"{number(day_n + 1)}.", ())  # fmt: skip
+    if plan.first_posts:
+        names_md = [escape_text(a) for a in plan.first_posts]
+        byline = names_md[0] if len(names_md) == 1 else ", ".join(names_md[:-1]) + " & " + names_md[-1]
+        writer.paragraph(f"Posted by {byline}", list(plan.first_posts.values()))
 
-    title = f"{event.blog_title or event.title}: Day {day_number} Reflections"
-    return make_draft(title, writer.blocks, authors, event, day)
+    return writer

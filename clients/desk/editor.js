@@ -58,6 +58,64 @@ function load(fresh) {
   dirty = false;
   refresh();
   schedulePreview(0);
+  showLeftOut();
+}
+
+// --- what the compiler folded or left out (the draft's merged and dropped), with "Put it back" ---
+
+const MARKER = /^<!--\s*(?:[A-Za-z][A-Za-z0-9_-]*\s+)?updates:\s*([^<>]*?)\s*-->\s*$/gm;
+
+function markedIds(markdown) {
+  const ids = new Set();
+  for (const match of markdown.matchAll(MARKER)) for (const id of match[1].split(/[\s,]+/)) if (id) ids.add(id);
+  return ids;
+}
+
+/** Where a put-back paragraph goes: after the block traced to ``into``, else before the closing and byline. */
+function insertAt(markdown, into) {
+  const blocks = markdown.replace(/\n+$/, "").split("\n\n");
+  let at = blocks.length - 2;
+  if (into) {
+    const found = blocks.findIndex((b) => { const m = b.match(/^<!--.*updates:\s*([^<>]*?)\s*-->/); return m && m[1].split(/[\s,]+/).includes(into); });
+    if (found >= 0) at = found + 1;
+  }
+  return Math.max(0, at);
+}
+
+async function putBack(id, into) {
+  const update = await fetchUpdate(id);
+  if (update.missing) { announce(`Update ${id} was deleted.`); return; }
+  const text = [update.text, update.quote ? `> ${update.quote.text}` : ""].filter(Boolean).join("\n\n");
+  const blocks = markdownEl.value.replace(/\n+$/, "").split("\n\n");
+  blocks.splice(insertAt(markdownEl.value, into), 0, `<!-- updates: ${id} -->\n${text}`);
+  markdownEl.value = blocks.join("\n\n") + "\n";
+  dirty = true;
+  refresh();
+  schedulePreview(0);
+  showLeftOut();
+  announce(`Put back: ${headline(update)}`);
+}
+
+async function showLeftOut() {
+  const box = $("left-out");
+  const list = $("left-out-list");
+  const present = markedIds(markdownEl.value);
+  const items = [
+    ...(post?.merged ?? []).flatMap((m) => m.updates.map((id) => ({ id, into: m.into, why: null }))),
+    ...(post?.dropped ?? []).map((d) => ({ id: d.update, into: null, why: d.why })),
+  ].filter((item) => !present.has(item.id));
+  box.hidden = items.length === 0;
+  const rows = await Promise.all(items.map(async (item) => {
+    const update = await fetchUpdate(item.id);
+    const why = item.why ?? `said again in: ${headline(await fetchUpdate(item.into))}`;
+    const button = el("button", { type: "button", class: "secondary", text: "Put it back",
+      "aria-label": `Put it back: ${update.missing ? item.id : headline(update)}` });
+    button.addEventListener("click", () => putBack(item.id, item.into));
+    return el("li", { class: "left-out-item", "data-update": item.id },
+      el("p", { text: update.missing ? `Update ${item.id} (deleted)` : headline(update) }),
+      el("p", { class: "hint", text: why }), button);
+  }));
+  list.replaceChildren(...rows);
 }
 
 // --- preview: the server renders (the same code the post page uses); we build the nodes ---

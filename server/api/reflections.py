@@ -83,7 +83,8 @@ async def edit_reflections(request: web.Request) -> web.Response:
         "markdown": body.markdown,
         "html": markdown_to_html(body.markdown),
         "sources": json.dumps(sources_from_markdown(body.markdown)),
-        "jsonld": json.dumps(blog_posting(title, current["authors"], event)),
+        # mentions, image and publisher stay as compiled; headline and authors follow the edit
+        "jsonld": json.dumps({**(current["jsonld"] or {}), **blog_posting(title, current["authors"], event)}),
         "edited_at": codec.utc_text(dt.datetime.now(dt.UTC)),
     }
     await reflections.edit(event.id, day, body.version, fields)

@@ -27,7 +27,8 @@ async def reflections_page(request: web.Request) -> web.Response:
         return not_found_page(request, f"The reflections for {day_label(day)} are not published yet.")
     canonical = base_url(request) + post_path(event.id, day)
     moment = parse_time(published["published_at"])
-    jsonld = {**published["jsonld"], "datePublished": moment.isoformat(), "url": canonical}
+    jsonld = {**published["jsonld"], "datePublished": moment.isoformat(), "dateModified": moment.isoformat(),
+              "url": canonical}  # fmt: skip
     title = str(published["title"] or f"Reflections, {day_label(day)}")
     description = f"{event.title}: the reflections post of {day_label(day)}."
     og = open_graph(request.app[SETTINGS], event, title=title, description=description, url=canonical)
