@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench bench-render defaults clean
+.PHONY: install serve test test-faults lint bench bench-render defaults clean
 
 install: $(STAMP)
 
@@ -19,6 +19,12 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check server workers clients config bench tests
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
+
+# The fault suite (tests/faults, docs/reliability.md): real servers and Valkey, one fault per test; a few minutes.
+test-faults: $(STAMP)
+	rm -f var/faults/last-run.jsonl
+	PLENARY_FAULTS=1 PLENARY_FAULTS_REPORT=var/faults/last-run.jsonl timeout 900 $(PY) -m pytest -q tests/faults
+	$(PY) -m tests.faults.summary var/faults/last-run.jsonl
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check server workers clients config bench tests

@@ -22,6 +22,9 @@ from config.settings import Settings
 from server.app import create_app
 from server.embedded import EmbeddedValkey
 
+# The fault suite (tests/faults, `make test-faults`) takes minutes and kills processes: not part of `make test`.
+collect_ignore = [] if os.environ.get("PLENARY_FAULTS") else ["faults"]
+
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 ROOT = Path(__file__).resolve().parent.parent
 
