@@ -42,6 +42,7 @@ class History:
     errors: Counter[str] = field(default_factory=Counter)  # connection errors and time-outs, by kind
     unacked: set[str] = field(default_factory=set)  # keys a poster gave up on
     slowest_answer: float = 0.0  # seconds, the longest single post attempt (answered or not)
+    stalled: bool = False  # the posters or the fault did not finish in time
     readers: list[ReaderLog] = field(default_factory=list)
 
     def reader(self, name: str) -> ReaderLog:
@@ -70,6 +71,7 @@ class Report:
     errors: dict[str, int]
     slowest_answer_s: float
     seconds: float
+    stalled: bool = False
 
     @property
     def unexpected_5xx(self) -> int:
@@ -78,7 +80,7 @@ class Report:
 
     @property
     def clean(self) -> bool:
-        return not (self.lost or self.missed or self.duplicated or self.out_of_order or self.resyncs)
+        return not (self.lost or self.missed or self.duplicated or self.out_of_order or self.resyncs or self.stalled)
 
 
 def key_of(update: dict[str, Any]) -> str:
@@ -118,6 +120,7 @@ def check(fault: str, history: History, final: list[dict[str, Any]], seconds: fl
         errors=dict(history.errors),
         slowest_answer_s=round(history.slowest_answer, 3),
         seconds=round(seconds, 1),
+        stalled=history.stalled,
     )
 
 

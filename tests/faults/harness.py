@@ -68,7 +68,7 @@ class Cluster:
     def start_server(self, port: int | None = None, redis_url: str | None = None, timeout: float = 20.0,
                      **extra: str) -> LiveServer:  # fmt: skip
         """Start a server process and wait until it is ready (blocking: run it in a thread to overlap)."""
-        log = self.tmp / f"server{len(self.servers)}.log"
+        log = self.tmp / f"server-{port or 'any'}-{uuid.uuid4().hex[:4]}.log"  # servers may start in parallel
         server = start_server(self.env(redis_url, **extra), log, port=port, timeout=timeout)
         self.servers.append(server)
         return server
@@ -100,6 +100,7 @@ class Reader:
         self.work, self.log, self.kind, self.urls = work, log, kind, urls
         self.last = "0-0"  # the log of a fresh event is empty: everything comes after 0-0
         self.connected = asyncio.Event()
+        self.reconnected = asyncio.Event()  # set on the second connection
         self.task: asyncio.Task[None] | None = None
 
     def _on(self, message: dict[str, Any]) -> None:
@@ -111,6 +112,10 @@ class Reader:
         if message.get("type") == "update":
             self.log.received.append((str(message["data"]["id"]), str(message["seq"])))
             self.work.delivered()
+
+    def _connected(self) -> None:
+        self.log.connects += 1
+        (self.connected if self.log.connects == 1 else self.reconnected).set()
 
     async def run(self) -> None:
         for attempt in range(1_000_000):
@@ -124,8 +129,7 @@ class Reader:
         async with asyncio.timeout(5):
             ws = await self.work.http.ws_connect(url, autoclose=True, autoping=True)
         async with ws:
-            self.log.connects += 1
-            self.connected.set()
+            self._connected()
             while True:
                 frame = await ws.receive(timeout=IDLE)  # autoping answers pings: any frame proves the link
                 if frame.type is aiohttp.WSMsgType.TEXT:
@@ -140,8 +144,7 @@ class Reader:
         async with response:
             if response.status != 200:
                 return
-            self.log.connects += 1
-            self.connected.set()
+            self._connected()
             fields: dict[str, str] = {}
             while True:
                 async with asyncio.timeout(IDLE):  # keep-alive comments arrive every KEEPALIVE seconds
@@ -284,8 +287,10 @@ async def run(name: str, work: Workload, fault: Fault, *, posters: int = 4, per_
             await reader.connected.wait()
     posting = [asyncio.create_task(work.poster(f"p{i}", per_poster, pause)) for i in range(posters)]
     try:
-        async with asyncio.timeout(240):
+        async with asyncio.timeout(120):
             await asyncio.gather(fault(work), *posting)
+    except TimeoutError:
+        work.history.stalled = True  # still check what happened so far; the report is not clean
     finally:
         for task in posting:
             task.cancel()

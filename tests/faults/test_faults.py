@@ -183,7 +183,7 @@ async def test_proxy_between_servers_and_redis_adds_latency_resets_and_cuts(
 
         report = await run("proxy: 50 ms latency, 3 resets, 3 cuts", work, fault, per_poster=50)
         assert resets and cuts, (resets, cuts)
-        assert_held(report)
+        assert_held(report, five_hundreds_allowed=True)  # test_reset_store_connections_answer_503: the 5xx promise
     finally:
         await proxy.close()
 
@@ -267,7 +267,9 @@ async def test_half_open_reader(cluster: Cluster, http: aiohttp.ClientSession) -
         async def fault(work: Workload) -> None:
             await work.acked_at_least(30)
             link.silent = True  # both sockets stay open; no byte crosses either way
-            await wait_for(lambda: readers_on(http, servers[0]), lambda n: n == 1, timeout=15)
+            await half_open.reconnected.wait()  # it heard nothing for IDLE seconds and came back directly
+            # servers[0] then holds the other WebSocket reader and the direct one: the silent one was dropped
+            await wait_for(lambda: readers_on(http, servers[0]), lambda n: n == 2, timeout=15)
 
         report = await run("half-open reader", work, fault)
         assert half_open.log.connects >= 2, "the half-open reader never noticed"
@@ -298,10 +300,10 @@ async def wait_for(probe: Callable[[], Awaitable[int]], ok: Callable[[int], bool
 
 
 async def timed_posts(http: aiohttp.ClientSession, server: LiveServer, headers: dict[str, str],
-                      n: int) -> list[tuple[int, float, str | None]]:  # fmt: skip
+                      n: int, first: int = 0) -> list[tuple[int, float, str | None]]:  # fmt: skip
     """``n`` posts one after another: (status, seconds, Retry-After) of each."""
     out = []
-    for i in range(n):
+    for i in range(first, first + n):
         started = time.monotonic()
         body = {"text": f"probe {i}", "happened_at": "2011-10-10T10:00:00+01:00"}
         async with http.post(f"{server.url}/api/events/socitm-2011/updates", json=body,
@@ -345,3 +347,25 @@ async def test_stalled_redis_answers_within_redis_timeout(cluster: Cluster, http
     slack = 0.5  # scheduling on a loaded 2-core machine
     assert all(status == 503 and retry_after and took < 1.0 + slack for status, took, retry_after in answers), answers
     assert ready[0] == 503 and ready[1] < 1.0 + slack, ready
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="store bug: after the store connection is reset, a command on the dead pooled "
+    "connection raises uvloop's RuntimeError (transport closed), which server/store does not map to "
+    "StoreUnavailable: 500 instead of 503",
+)
+async def test_reset_store_connections_answer_503(cluster: Cluster, http: aiohttp.ClientSession) -> None:
+    proxy = Proxy("127.0.0.1", cluster.valkey.port)
+    port = await proxy.start()
+    try:
+        servers = await start_servers(cluster, 1, redis_url=f"redis://127.0.0.1:{port}/0")
+        headers = await setup_event(http, servers[0].url)
+        posting = [asyncio.create_task(timed_posts(http, servers[0], headers, 100, first=100 * i)) for i in range(4)]
+        while not all(task.done() for task in posting):
+            proxy.reset()  # with commands in flight
+            await outage(0.1)
+        answers = [answer for task in posting for answer in task.result()]
+    finally:
+        await proxy.close()
+    assert all(status in (201, 503) for status, _, _ in answers), answers
