@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
+
+# The id of the HTTP request being handled (set by the server's headers middleware; each request is a task,
+# so each has its own value); every log line written while handling it carries the id.
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
 
 
 class _JsonFormatter(logging.Formatter):
@@ -15,6 +20,8 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if request_id := REQUEST_ID.get():
+            data["request_id"] = request_id
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data)

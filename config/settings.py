@@ -243,7 +243,14 @@ class Settings(BaseSettings):
         ),
     )
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
-    log_format: str = Field("text", description="Log format: text or json.")
+    log_format: str = Field("text", description="Log format: text or json (one object a line, with request ids).")
+    drain_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=300,
+        description="Seconds a process keeps serving after SIGTERM "
+        "with /readyz answering 503, so load balancers stop sending it requests first.",
+    )
     run_worker: bool = Field(
         True,
         description="Run the reflections worker inside `plenary serve` (the embedded default).",

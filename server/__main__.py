@@ -16,6 +16,7 @@ from config.logs import configure_logging
 from config.settings import Settings
 from server.app import create_app
 from server.auth import digest, new_token
+from server.drain import handle_signals
 from server.embedded import EmbeddedValkey
 from server.models import Role, TokenInfo
 from server.store import Store
@@ -65,14 +66,16 @@ def _run_app(settings: Settings, *, reuse_port: bool = False) -> None:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    app = create_app(settings)
+    app.on_startup.append(handle_signals)
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         reuse_port=reuse_port,
         print=None,
         access_log=None,
-        handle_signals=True,
+        handle_signals=False,  # server.drain handles SIGTERM and SIGINT
         # An idle connection, or one still sending its request's headers (slowloris), is closed after this:
         # aiohttp arms the timer when the connection opens and re-arms it only after each answer.
         keepalive_timeout=settings.idle_timeout_seconds,

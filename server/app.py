@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -13,11 +12,11 @@ from server import desk, pages, readers
 from server.api import Operation, events, media, reflections, service, tokens, updates
 from server.appkeys import REFLECTIONS, SETTINGS, STORE
 from server.compression import compression_middleware
+from server.drain import DRAIN, Drain, mark_draining
 from server.feed import sse, ws
 from server.feed.hub import hub_ctx, hub_shutdown
 from server.heap import heap_ctx
 from server.jobs import queue_ctx, worker_ctx
-from server.metrics import COUNTERS
 from server.middleware import headers_middleware, problem_middleware
 from server.openapi import OPERATIONS
 from server.ratelimit import limiter_ctx, ratelimit_middleware
@@ -65,13 +64,13 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
-    app[COUNTERS] = Counter()
+    app[DRAIN] = Drain()
     operations: list[Operation] = [op for resource in (*RESOURCES, *FEEDS) for op in resource.operations]
     app[OPERATIONS] = operations
     app.cleanup_ctx.extend([store_ctx, limiter_ctx, media.media_ctx])
     app.cleanup_ctx.extend([queue_ctx, worker_ctx])
     app.cleanup_ctx.extend([hub_ctx, heap_ctx, readers.readers_ctx])  # live feeds: after the store, closed before it
-    app.on_shutdown.append(hub_shutdown)
+    app.on_shutdown.extend([mark_draining, hub_shutdown])
     for feed in FEEDS:
         app.add_routes(feed.table())
     for resource in RESOURCES:

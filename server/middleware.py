@@ -11,6 +11,8 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from config.logs import REQUEST_ID
+from server import metrics
 from server.appkeys import SETTINGS
 from server.errors import BadRequest, Invalid, PlenaryError, TooLarge, UnsupportedMediaType
 
@@ -38,6 +40,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         return await handler(request)
     except PlenaryError as exc:
+        if exc.status == 429:
+            metrics.refused(request)
         return problem(exc.status, exc.title, exc.detail, field=exc.field, type_=exc.type, headers=exc.headers)
     except web.HTTPRequestEntityTooLarge:
         limit = request.app[SETTINGS].max_body_bytes
@@ -55,9 +59,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
 @web.middleware
 async def headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A request id on every answer, and headers that every answer should carry."""
-    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    request_id = (request.headers.get("X-Request-Id") or uuid.uuid4().hex)[:64]
+    REQUEST_ID.set(request_id)  # log lines written while handling this request carry it
     response = await handler(request)
-    response.headers.setdefault("X-Request-Id", request_id[:64])
+    response.headers.setdefault("X-Request-Id", request_id)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     return response

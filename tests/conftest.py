@@ -22,6 +22,11 @@ from config.settings import Settings
 from server.app import create_app
 from server.embedded import EmbeddedValkey
 
+# The fault suite (tests/faults, `make test-faults`) and the nginx stack (tests/stack, `make test-stack`) start
+# and kill whole topologies of processes: not part of `make test`.
+collect_ignore = [name for name, env in (("faults", "PLENARY_FAULTS"), ("stack", "PLENARY_STACK"))
+                  if not os.environ.get(env)]  # fmt: skip
+
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,6 +5,8 @@ There is no Docker engine in CI; the same processes run directly in test_cli.py.
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +14,7 @@ import pytest
 import yaml
 
 from clients.cli import cli
+from clients.stack import NGINX, NGINX_CONF, TOPOLOGY, render_nginx
 
 from conftest import ROOT
 
@@ -39,8 +42,32 @@ def _command(service: dict[str, Any]) -> list[str]:
     return command.split() if isinstance(command, str) else [str(part) for part in command]
 
 
-def test_services(services: dict[str, Any]) -> None:
-    assert set(services) == {"redis", "server", "worker"}
+def test_services_mirror_the_stack(services: dict[str, Any]) -> None:
+    """docker-compose.yml and `make stack` run the same services, replicas and dependencies."""
+    graph = {name: (int(service.get("deploy", {}).get("replicas", 1)), frozenset(service.get("depends_on", ())))
+             for name, service in services.items()}  # fmt: skip
+    assert graph == TOPOLOGY
+
+
+def test_nginx_uses_the_documented_config(services: dict[str, Any]) -> None:
+    nginx = services["nginx"]
+    assert "./config/nginx.conf:/plenary/nginx.conf:ro" in nginx["volumes"]
+    assert "8080:8080" in nginx["ports"]
+    script = nginx["command"][-1]
+    conf = (ROOT / "config" / "nginx.conf").read_text(encoding="utf-8")
+    assert "127.0.0.1:8081" in conf and "127.0.0.1:8082" in conf and "server:8080" in script
+
+
+@pytest.mark.skipif(not NGINX.exists(), reason="Debian's nginx is not installed (.ci/run installs it)")
+def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
+    text = render_nginx(NGINX_CONF.read_text(encoding="utf-8"), listen=18080, upstreams=[18081, 18082],
+                        run_dir=tmp_path)  # fmt: skip
+    assert "server 127.0.0.1:18081" in text and "server 127.0.0.1:18082" in text and "/var/" not in text
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(text, encoding="utf-8")
+    result = subprocess.run([str(NGINX), "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "e.log")],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize("name, subcommand", [("server", "serve"), ("worker", "worker")])
@@ -55,7 +82,8 @@ def test_plenary_commands_parse(services: dict[str, Any], name: str, subcommand:
 def test_server_listens_publicly_and_is_checked(services: dict[str, Any]) -> None:
     _, params = _parse(_command(services["server"])[1:])
     assert params["host"] == "0.0.0.0"
-    assert "8080:8080" in services["server"]["ports"]
+    assert "8080" in services["server"]["expose"]
+    assert services["server"]["environment"]["PLENARY_TRUSTED_PROXIES"]
     assert any("/readyz" in part for part in services["server"]["healthcheck"]["test"])
     assert services["server"]["depends_on"]["redis"]["condition"] == "service_healthy"
     assert services["server"]["environment"]["PLENARY_RUN_WORKER"] == "false"  # the worker service does it

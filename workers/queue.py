@@ -12,7 +12,7 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker
 
 from config.settings import Settings
-from server import codec
+from server import codec, metrics
 from server.errors import Conflict, StoreUnavailable
 from server.models import Event, Session
 from server.reflections_store import Reflections
@@ -104,7 +104,8 @@ async def compile_reflections(ctx: dict[str, Any], event_id: str, day_text: str,
     reflections = _reflections(ctx)
     day = dt.date.fromisoformat(day_text)
     try:
-        draft = await compile_now(store, settings, event_id, day)
+        with metrics.COMPILE_SECONDS.time():  # served by /metrics of a server running the worker in-process
+            draft = await compile_now(store, settings, event_id, day)
         saved = await reflections.save_compiled(event_id, day, draft_fields(draft), replace=replace)
     except StoreUnavailable as exc:
         if ctx.get("job_try", 1) < MAX_TRIES:

@@ -9,6 +9,7 @@ from server.api import Routes
 from server.appkeys import SETTINGS, STORE
 from server.auth import actor
 from server.client import address_in, client_address
+from server.drain import DRAIN
 from server.errors import Forbidden, Unauthorized
 from server.models import Health, Role
 
@@ -20,8 +21,16 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-@routes.route("GET", "/readyz", "200 when the store answers, else 503", response=Health, errors=(503,))
+@routes.route(
+    "GET",
+    "/readyz",
+    "200 when the store answers and the process is not draining",
+    response=Health,
+    errors=(503,),
+)
 async def readyz(request: web.Request) -> web.Response:
+    if request.app[DRAIN].draining:
+        return web.json_response({"status": "draining"}, status=503, headers={"Retry-After": "2"})
     if await request.app[STORE].ping():
         return web.json_response({"status": "ready"})
     return web.json_response({"status": "store unavailable"}, status=503, headers={"Retry-After": "2"})
@@ -37,7 +46,12 @@ async def metrics_text(request: web.Request) -> web.Response:
             raise Unauthorized("metrics are served to the metrics_allow networks or with an admin token")
         if who.role is not Role.ADMIN:
             raise Forbidden("metrics are served to the metrics_allow networks or with an admin token")
-    return web.Response(text=metrics.render(request.app), content_type="text/plain", charset="utf-8")
+    return web.Response(
+        body=metrics.render(request.app),
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @routes.route("GET", "/api/openapi.json", "The OpenAPI 3.1 document of every /api route")

@@ -99,7 +99,7 @@ async def create_update(request: web.Request) -> web.Response:
         idempotency=(who.name, key, _fingerprint(body)) if key else None,
     )
     if created.created:
-        metrics.count(request.app, "plenary_updates_posted_total")
+        metrics.POSTS.inc()
     location = f"/api/events/{event_id}/updates/{created.record['id']}"
     headers = {"Location": location}
     if not created.created:

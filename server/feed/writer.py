@@ -25,6 +25,7 @@ from typing import Final, cast
 
 from aiohttp.abc import AbstractStreamWriter
 
+from server import metrics
 from server.feed.core import Channel, Follower
 from server.feed.wire import SLOW_READER_CODE, SLOW_READER_REASON, Format, Message, keepalive, ws_close_frame
 
@@ -202,13 +203,14 @@ class Writer:
                         if transport.get_write_buffer_size() > limit:
                             to_cut.append(reader)
                     budget -= end - i
+                    metrics.DELIVERIES.inc(end - i)
                     if end >= len(readers):
                         job.group += 1
                         job.index, job.frame = 0, None
                     else:
                         job.index = end
                 if job.group >= len(groups):
-                    jobs.popleft()
+                    metrics.observe_lag(jobs.popleft().fresh)
         finally:
             for reader in to_cut:
                 self.cut(reader, SLOW_READER_CODE)
@@ -227,6 +229,7 @@ class Writer:
             return
         reader.cut_slow = code == SLOW_READER_CODE
         if reader.cut_slow:
+            metrics.SLOW_CUTS.inc()
             logger.info("cutting slow reader of %s at %s (%d bytes buffered)", reader.event, reader.address,
                         transport.get_write_buffer_size())  # fmt: skip
         with contextlib.suppress(Exception):  # the transport may fail under us; nothing else to do
