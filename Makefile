@@ -6,14 +6,16 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# pip's output goes to $(VENV)/install.log (shown only when the install fails), so what follows stays readable
 $(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@echo "installing Plenary into $(VENV) (log: $(VENV)/install.log) ..."
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@{ $(PY) -m pip install --upgrade pip && $(PY) -m pip install -e '.[test]'; } >$(VENV)/install.log 2>&1 \
+		|| { tail -n 40 $(VENV)/install.log; echo "install failed: see $(VENV)/install.log" >&2; exit 1; }
+	@touch $(STAMP)
 
 serve: $(STAMP)
-	$(VENV)/bin/plenary serve
+	@$(VENV)/bin/plenary serve
 
 # nginx (config/nginx.conf) in front of two server processes, a worker and Valkey (AOF always); Ctrl-C stops it
 stack: $(STAMP)

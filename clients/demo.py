@@ -1,17 +1,27 @@
-"""plenary demo: create the sample event on a running server and replay its day through the real API."""
+"""plenary demo: create the sample event on a running server and replay its day through the real API.
+
+Idle stretches of the script (the night between the days, a long session) are shortened to ``MAX_GAP`` of
+script time, so the whole demo takes under three minutes at ``--speed 60``. Each post carries an
+Idempotency-Key made from the script (event, reference and body), so running the demo again, after an
+interruption or not, adds nothing the server already acknowledged (within its ``idempotency_hours``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
+import contextlib
+import datetime as dt
+import hashlib
+import itertools
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
 
 from clients import demo_day, demo_day2
+from clients.api_client import ApiClient, ApiError
 from clients.demo_day import Delete, Edit, Post, Step
+
+MAX_GAP = dt.timedelta(minutes=3)
 
 
 @dataclass(frozen=True)
@@ -36,24 +46,60 @@ class DemoError(RuntimeError):
     """The server refused a step of the demo."""
 
 
-async def _call(http: aiohttp.ClientSession, method: str, url: str, token: str, body: Any = None,
-                ok: tuple[int, ...] = (200, 201, 204), headers: dict[str, str] | None = None) -> Any:  # fmt: skip
-    all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
-    async with http.request(method, url, json=body, headers=all_headers) as response:
-        if response.status not in ok:
-            raise DemoError(f"{method} {url} -> {response.status}: {await response.text()}")
-        return await response.json() if response.status in (200, 201) else None
+def idempotency_key(step: Post) -> str:
+    """The same key for the same post of the script on every run; a changed post gets a new one."""
+    body = hashlib.sha256(json.dumps(step.body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"demo-{step.event}-{step.ref}-{body}"
 
 
-async def _reporter_tokens(http: aiohttp.ClientSession, base: str, admin: str, script: Script) -> dict[str, str]:
-    """A fresh token for each demo reporter (an older token of the same name is revoked)."""
+def pauses(script: Sequence[Step], speed: float) -> list[float]:
+    """Real seconds to wait before each step: the script's gap, at most MAX_GAP, divided by ``speed``."""
+    if speed <= 0:
+        return [0.0] * len(script)
+    gaps = [dt.timedelta(0), *(b.at - a.at for a, b in itertools.pairwise(script))]
+    return [max(0.0, min(gap, MAX_GAP).total_seconds() / speed) for gap in gaps]
+
+
+async def _set_up(admin: ApiClient, demo: Script) -> dict[str, str]:
+    """Events, agenda and a fresh token for each demo reporter (an older token of the same name is revoked)."""
+    for event in (demo.event, demo.other_event):
+        try:
+            await admin.create_event(event)
+        except ApiError as exc:
+            if exc.status != 409:  # 409: there from an earlier run
+                raise
+    for event_id, session_id, body in demo.sessions:
+        await admin.put_session(event_id, session_id, dict(body))
     tokens = {}
-    events = [str(script.event["id"]), str(script.other_event["id"])]
-    for name in script.reporters:
-        await _call(http, "DELETE", f"{base}/api/tokens/{name}", admin, ok=(204, 404))
-        body = {"name": name, "role": "reporter", "events": events}
-        tokens[name] = (await _call(http, "POST", f"{base}/api/tokens", admin, body))["token"]
+    events = [str(demo.event["id"]), str(demo.other_event["id"])]
+    for name in demo.reporters:
+        try:
+            await admin.revoke_token(name)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+        tokens[name] = (await admin.create_token(name, "reporter", events)).token
     return tokens
+
+
+async def _play(api: ApiClient, step: Step, ids: dict[str, str], say: Callable[[str], None]) -> None:
+    match step:
+        case Post():
+            created = await api.post_update(step.event, dict(step.body), idempotency_key=idempotency_key(step))
+            ids[step.ref] = created.id
+            say(f"posted {step.ref}")
+        case Edit() | Delete():
+            verb = "edited" if isinstance(step, Edit) else "deleted"
+            try:
+                if isinstance(step, Edit):
+                    await api.edit_update(step.event, ids[step.ref], dict(step.body))
+                else:
+                    await api.delete_update(step.event, ids[step.ref])
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                verb = "already deleted:"  # by an earlier run of the demo
+            say(f"{verb} {step.ref}")
 
 
 async def replay(
@@ -61,46 +107,36 @@ async def replay(
     admin_token: str,
     *,
     speed: float = 0.0,
-    steps: list[Step] | None = None,
-    progress: Callable[[str], None] | None = None,
     day: int = 1,
+    steps: Sequence[Step] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, str]:
     """Create the demo events, agenda and reporters, then post, edit and delete as the script says.
 
-    ``speed`` is how many script seconds pass per real second (0: as fast as possible). Each post carries an
-    Idempotency-Key, so a replay that is interrupted and run again never duplicates what was acknowledged.
-    ``day`` picks the demo day (``SCRIPTS``). Returns the server's update id for each script reference.
+    ``speed`` is how many script seconds pass per real second (0: as fast as possible). Returns the server's
+    update id for each script reference. ``day`` picks the demo day (``SCRIPTS``).
+
+    Raises:
+        DemoError: the server refused a step (its problem, and which step).
     """
-    demo = SCRIPTS[day]
     base = base_url.rstrip("/")
     say = progress or (lambda _line: None)
     ids: dict[str, str] = {}
-    run = uuid.uuid4().hex[:8]
-    async with aiohttp.ClientSession() as http:
-        for event in (demo.event, demo.other_event):
-            await _call(http, "POST", f"{base}/api/events", admin_token, event, ok=(201, 409))
-        for event_id, session_id, body in demo.sessions:
-            await _call(http, "PUT", f"{base}/api/events/{event_id}/sessions/{session_id}", admin_token, body)
-        tokens = await _reporter_tokens(http, base, admin_token, demo)
+    demo = SCRIPTS[day]
+    script = steps if steps is not None else demo.steps
+    try:
+        async with ApiClient(base, admin_token, user_agent="plenary-demo") as admin:
+            tokens = await _set_up(admin, demo)
         say(f"event {demo.event['id']}: {len(demo.sessions)} sessions, reporters {', '.join(demo.reporters)}")
-        script = steps if steps is not None else demo.steps
-        previous = script[0].at if script else None
-        for step in script:
-            if speed > 0 and previous is not None:
-                await asyncio.sleep(max(0.0, (step.at - previous).total_seconds() / speed))
-            previous = step.at
-            token = tokens[step.reporter]
-            updates = f"{base}/api/events/{step.event}/updates"
-            match step:
-                case Post():
-                    headers = {"Idempotency-Key": f"demo-{run}-{step.ref}"}
-                    created = await _call(http, "POST", updates, token, dict(step.body), headers=headers)
-                    ids[step.ref] = created["id"]
-                    say(f"posted {step.ref}")
-                case Edit():
-                    await _call(http, "PATCH", f"{updates}/{ids[step.ref]}", token, dict(step.body))
-                    say(f"edited {step.ref}")
-                case Delete():
-                    await _call(http, "DELETE", f"{updates}/{ids[step.ref]}", token)
-                    say(f"deleted {step.ref}")
+        async with contextlib.AsyncExitStack() as stack:
+            reporters = {name: await stack.enter_async_context(ApiClient(base, token, user_agent="plenary-demo"))
+                         for name, token in tokens.items()}  # fmt: skip
+            for step, pause in zip(script, pauses(script, speed), strict=True):
+                await asyncio.sleep(pause)
+                try:
+                    await _play(reporters[step.reporter], step, ids, say)
+                except ApiError as exc:
+                    raise DemoError(f"{type(step).__name__.lower()} {step.ref}: {exc.message}") from exc
+    except ApiError as exc:
+        raise DemoError(f"setting up the demo: {exc.message}") from exc
     return ids

@@ -28,7 +28,8 @@ class _JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
-    """One handler on stderr, text or JSON lines; access logs stay off (one line per request is noise)."""
+    """One handler on stderr, text or JSON lines; access logs and arq's line per job run (the compile cron runs
+    every minute) stay off unless the level is DEBUG: one line per request or per minute buries what matters."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
@@ -37,4 +38,6 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("arq.worker").setLevel(quiet)

@@ -8,6 +8,7 @@ import logging
 import multiprocessing
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
 
 from aiohttp import web
@@ -53,7 +54,7 @@ def _announce(settings: Settings, token: str | None) -> None:
             "First start: an admin token was created. It is shown only this once; keep it safe:",
             f"    export PLENARY_TOKEN={token}",
             f"    export PLENARY_URL={base}",
-            "Then: plenary event create ..., plenary token create --name Drew --role reporter --event ID",
+            "Then: plenary event create ..., plenary token create --name Sam --role reporter --event ID",
             "",
         ]
     elif not settings.admin_token:
@@ -61,7 +62,8 @@ def _announce(settings: Settings, token: str | None) -> None:
     print("\n".join(lines), flush=True)
 
 
-def _run_app(settings: Settings, *, reuse_port: bool = False) -> None:
+def _run_app(settings: Settings, *, reuse_port: bool = False, ready: Callable[[], None] | None = None) -> None:
+    """Serve until a signal; ``ready`` runs once the port listens (after start-up has logged what it does)."""
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -73,7 +75,7 @@ def _run_app(settings: Settings, *, reuse_port: bool = False) -> None:
         host=settings.host,
         port=settings.port,
         reuse_port=reuse_port,
-        print=None,
+        print=None if ready is None else lambda _banner: ready(),
         access_log=None,
         handle_signals=False,  # server.drain handles SIGTERM and SIGINT
         # An idle connection, or one still sending its request's headers (slowloris), is closed after this:
@@ -103,18 +105,17 @@ def serve(settings: Settings) -> int:
     try:
         logger.info("store: %s", settings.masked()["redis_url"])
         token = asyncio.run(bootstrap_admin(settings))
-        _announce(settings, token)
         if settings.processes == 1:
-            _run_app(settings)
+            _run_app(settings, ready=lambda: _announce(settings, token))
             return 0
-        return _run_processes(settings)
+        return _run_processes(settings, ready=lambda: _announce(settings, token))
     finally:
         signal.signal(signal.SIGTERM, stop_signal)
         if embedded is not None:
             embedded.stop()
 
 
-def _run_processes(settings: Settings) -> int:
+def _run_processes(settings: Settings, ready: Callable[[], None]) -> int:
     """Run ``settings.processes`` server processes sharing the port (SO_REUSEPORT); stop them on a signal."""
     context = multiprocessing.get_context("spawn")
     children = [context.Process(target=_child, args=(settings.model_dump_json(),), daemon=True)
@@ -122,6 +123,7 @@ def _run_processes(settings: Settings) -> int:
     for child in children:
         child.start()
     logger.info("started %d server processes: %s", len(children), ", ".join(str(c.pid) for c in children))
+    ready()
     stopping = False
 
     def _stop(signum: int, frame: FrameType | None) -> None:

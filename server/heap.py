@@ -38,12 +38,14 @@ class HeapKeeper:
     """Freezes what survives each full collection (from a ``gc.callbacks`` hook, while ``installed``);
     collects everything when readers' leaving calls for it."""
 
-    def __init__(self, *, min_departures: int = 1000, full_every: float = 3600.0) -> None:
+    def __init__(self, *, min_departures: int = 1000, full_every: float = 3600.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.min_departures = min_departures
         self.full_every = full_every
+        self._clock = clock  # seconds; a test passes its own to let an hour pass
         self._departures = 0  # departures counted at the last pass over everything
         self._peak = 0  # the most readers connected since
-        self._at = time.monotonic()
+        self._at = clock()
 
     def install(self) -> None:
         gc.callbacks.append(self._after_collection)
@@ -61,7 +63,7 @@ class HeapKeeper:
         """Call about once a second with the readers connected now and the count of readers who ever left."""
         self._peak = max(self._peak, readers)
         left = departures - self._departures
-        due = time.monotonic() - self._at >= self.full_every
+        due = self._clock() - self._at >= self.full_every
         if left >= max(self.min_departures, self._peak) or due:
             self.collect_everything(readers, departures)
 
@@ -72,7 +74,7 @@ class HeapKeeper:
         found = gc.collect()
         logger.info("full garbage collection: %d objects freed in %.0f ms (%d readers have left since the last)",
                     found, 1000 * (time.perf_counter() - started), departures - self._departures)  # fmt: skip
-        self._departures, self._peak, self._at = departures, readers, time.monotonic()
+        self._departures, self._peak, self._at = departures, readers, self._clock()
 
 
 async def _keep(keeper: HeapKeeper, sample: Callable[[], tuple[int, int]]) -> None:

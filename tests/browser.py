@@ -45,9 +45,9 @@ def require_chromium() -> str:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        reason = "Playwright for Python is not installed (pip install -e '.[test]')"
+        reason = "browser tests: Playwright for Python is missing; enable with: make install"
     if not reason and not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        reason = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/run does it)"
+        reason = f"browser tests: {CHROMIUM} is missing; enable with: sudo apt-get install chromium"
     if reason:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,3 +166,15 @@ def live_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """End the run by naming each group of skipped tests and the one command that enables it (its reason)."""
+    groups: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple):
+            groups[str(report.longrepr[2]).removeprefix("Skipped: ")] += 1
+    if groups:
+        terminalreporter.section("skipped test groups")
+        for reason, count in groups.items():
+            terminalreporter.write_line(f"{count} skipped: {reason}")

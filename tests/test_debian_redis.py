@@ -26,7 +26,7 @@ def redis_binary(tmp_path: Path) -> Path:
     if not DEBIAN_BINARY.exists():
         if os.environ.get("CI"):
             pytest.fail("Debian's redis-tools is missing: .ci/run installs it")
-        pytest.skip("Debian's redis-tools is not installed (apt-get install redis-tools)")
+        pytest.skip("Debian Redis 7.0 tests: redis-tools is missing; enable with: sudo apt-get install redis-tools")
     link = tmp_path / "bin" / "redis-server"
     link.parent.mkdir()
     link.symlink_to(DEBIAN_BINARY)

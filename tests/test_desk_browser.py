@@ -66,6 +66,29 @@ def when(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def test_injected_markup_never_runs_on_the_desks(browser: Browser, blog: Blog) -> None:
+    from playwright.sync_api import expect
+
+    evil = {
+        "text": '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> visible words',
+        "quote": {"text": '<img src=x onerror="window.__pwned = 3">', "speaker": "<script>window.__pwned=4</script>"},
+        "tags": ["<img src=x onerror=window.__pwned=5>"],
+        "session": "keynote",
+    }
+    before = blog.post(**evil)
+    desk, watch = open_desk(browser, f"{blog.server.url}/desk/events/{EVENT_ID}", token(blog.api, "Drew", "reporter"))
+    live = blog.post(**evil)
+    for update in (before, live):
+        box = desk.locator(f"#feed #u-{update['id']}")
+        expect(box).to_contain_text("visible words", timeout=5_000)
+        expect(box.locator("script, img[src=x], [onerror]")).to_have_count(0)
+    editor, editor_watch = open_desk(browser, f"{blog.server.url}/desk/events/{EVENT_ID}/days/2011-10-11",
+                                     token(blog.api, "Eve", "editor"))  # fmt: skip
+    for page in (desk, editor):
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert watch.problems() == [] and editor_watch.problems() == [] and watch.dialogs == []
+
+
 def test_reporter_posts_edits_and_a_reader_sees_it(browser: Browser, blog: Blog) -> None:
     from playwright.sync_api import expect
 

@@ -20,10 +20,25 @@ class _Node:
         self.me = self
 
 
+class Clock:
+    """Time that passes only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def keeper() -> Iterator[HeapKeeper]:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def keeper(clock: Clock) -> Iterator[HeapKeeper]:
     gc.unfreeze()
-    keeper = HeapKeeper(min_departures=10)
+    keeper = HeapKeeper(min_departures=10, clock=clock)
     keeper.install()
     yield keeper
     keeper.uninstall()
@@ -60,13 +75,18 @@ def test_enough_departures_collect_everything_and_free_frozen_garbage(keeper: He
     assert gc.get_freeze_count() > 0  # what survived is frozen again
 
 
-def test_as_many_readers_must_leave_as_were_connected_and_an_hour_will_do_anyway(keeper: HeapKeeper) -> None:
+def test_as_many_readers_must_leave_as_were_connected_and_an_hour_will_do_anyway(
+    keeper: HeapKeeper, clock: Clock
+) -> None:
     keeper.collect_everything(readers=100, departures=0)
     ref = _frozen_cycle(keeper)  # its tick saw 100 readers
     keeper.tick(readers=400, departures=0)
     keeper.tick(readers=50, departures=399)  # 400 were connected at the most: a drop to 50 is not enough
     assert ref() is not None
-    keeper._at -= keeper.full_every  # an hour has passed; still not enough readers have left
+    clock.now += keeper.full_every - 1  # not quite an hour
+    keeper.tick(readers=50, departures=399)
+    assert ref() is not None
+    clock.now += 1  # an hour has passed; still not enough readers have left
     keeper.tick(readers=50, departures=399)
     assert ref() is None
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from typing import Protocol
 
+from server.backoff import Backoff
 from server.errors import SeqExpired, StoreUnavailable
 from server.feed.core import ORIGIN, Position
 from server.feed.wire import Message, resync
@@ -22,7 +22,7 @@ from server.store import PubSub, Store
 
 logger = logging.getLogger(__name__)
 
-_BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 5.0
+_BACKOFF = Backoff(base=0.05, cap=5.0)
 _BATCH_MAX = 64  # pub/sub messages dispatched together at most (one write per reader for all of them)
 
 
@@ -211,9 +211,10 @@ class RedisBroker:
 
     async def _run(self) -> None:
         """Task boundary: keep one pub/sub connection, resubscribing and backfilling after every loss; waits
-        from 50 ms doubling to 5 s (each 0.5-1.5 x that), from 50 ms again once a connection came up."""
-        backoff = _BACKOFF_FIRST
+        from 50 ms doubling to 5 s (each 0.5-1 x that), from 50 ms again once a connection came up."""
+        failures = 0
         while True:
+            failed: Exception | None = None
             try:
                 conn = self._conn = await self.store.open_pubsub()
                 self._confirmations.clear()
@@ -224,16 +225,19 @@ class RedisBroker:
                 if names:
                     await conn.subscribe(*names)
                 logger.info("feed: pub/sub connected, %d events followed", len(names))
-                backoff = _BACKOFF_FIRST
+                failures = 0
                 await self._read(conn)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("feed: pub/sub connection lost (%s); reconnecting in %.2fs", exc, backoff)
+                failed = exc
             finally:
                 await self._lost()
-            await asyncio.sleep(backoff * (0.5 + random.random()))
-            backoff = min(backoff * 2, _BACKOFF_MAX)
+            failures += 1
+            wait = _BACKOFF.delay(failures)
+            if failed is not None:
+                logger.warning("feed: pub/sub connection lost (%s); reconnecting in %.2fs", failed, wait)
+            await asyncio.sleep(wait)
 
     async def _lost(self) -> None:
         conn, self._conn = self._conn, None
