@@ -20,11 +20,13 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-@routes.route("GET", "/readyz", "200 when the store answers, else 503", response=Health, errors=(503,))
+@routes.route("GET", "/readyz", "200 when the store answers and has room, else 503 (within 1 s)", response=Health,
+              errors=(503,))  # fmt: skip
 async def readyz(request: web.Request) -> web.Response:
-    if await request.app[STORE].ping():
+    problem = await request.app[STORE].health()
+    if problem is None:
         return web.json_response({"status": "ready"})
-    return web.json_response({"status": "store unavailable"}, status=503, headers={"Retry-After": "2"})
+    return web.json_response({"status": problem}, status=503, headers={"Retry-After": "2"})
 
 
 @routes.route("GET", "/metrics", "Prometheus metrics (clients in metrics_allow, or the admin token)", who="admin",

@@ -31,6 +31,7 @@ class Store(UpdateStore, EventStore, TokenStore, ReaderStore, PubSubStore):
             waitaof_timeout_ms=settings.waitaof_timeout_ms,
             log_max_entries=settings.log_max_entries,
             idempotency_seconds=settings.idempotency_hours * 3600,
+            require_durable=settings.require_durable_store,
         )
 
     @classmethod
@@ -43,22 +44,30 @@ class Store(UpdateStore, EventStore, TokenStore, ReaderStore, PubSubStore):
         waitaof_timeout_ms: int = 1000,
         log_max_entries: int = 100_000,
         idempotency_seconds: int = 86_400,
+        require_durable: bool = False,
     ) -> Store:
-        """Connect (lazily; the first command opens the connection) and return the store."""
+        """Connect (lazily; the first command opens the connection) and return the store.
+
+        Every command fails within ``timeout`` seconds when the store does not answer (no retries: the
+        client sees a 503 and retries itself), and each new connection has the durability checked again.
+        """
         client = aioredis.Redis.from_url(
             url,
-            socket_timeout=timeout + waitaof_timeout_ms / 1000,
+            socket_timeout=timeout,
             socket_connect_timeout=timeout,
             health_check_interval=30,
             max_connections=256,
         )
-        return cls(
+        store = cls(
             client,
             Keys(prefix),
             waitaof_timeout_ms=waitaof_timeout_ms,
             log_max_entries=log_max_entries,
             idempotency_seconds=idempotency_seconds,
+            require_durable=require_durable,
         )
+        client.connection_pool.connection_kwargs["redis_connect_func"] = store.on_connect
+        return store
 
     async def aclose(self) -> None:
         await self.client.aclose()
