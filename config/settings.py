@@ -101,9 +101,11 @@ class Settings(BaseSettings):
     waitaof_timeout_ms: int = Field(
         1000,
         ge=1,
-        description="Milliseconds to wait for WAITAOF on an external Redis that does not fsync every write.",
+        description="Milliseconds to wait for WAITAOF on a Redis that fsyncs lazily (keep it under redis_timeout).",
     )
-    redis_timeout: float = Field(2.0, gt=0, description="Seconds a Redis command may take before the API answers 503.")
+    redis_timeout: float = Field(
+        2.0, gt=0, description="Seconds a Redis command may take before the API answers 503 (a write: outcome-unknown)."
+    )
     max_body_bytes: int = Field(65536, ge=1024, description="Largest request body in bytes.")
     idle_timeout_seconds: float = Field(
         15.0,
