@@ -55,13 +55,16 @@ class UpdateStore(LogStore):
         record: Mapping[str, Any],
         *,
         day: dt.date,
+        owner: str = "",
         idempotency: tuple[str, str, str] | None = None,
     ) -> Created:
         """Append a new update (its record has no seq yet) and publish it, in one atomic step; a pinned one
         unpins the update pinned before it in the same step.
 
-        ``idempotency`` is (actor, key, body fingerprint). A repeated key within the retention time returns
-        the first answer and adds nothing; a repeated key with another fingerprint raises Invalid (422).
+        ``owner`` is the id of the token that posts it (see update_owner); it is stored beside the record,
+        never in it, so readers do not see it. ``idempotency`` is (actor id, key, body fingerprint). A repeated
+        key within the retention time returns the first answer and adds nothing; a repeated key with another
+        fingerprint raises Invalid (422).
         """
         update_id = str(record["id"])
         session = record.get("session")
@@ -77,7 +80,7 @@ class UpdateStore(LogStore):
                 k.updates_of_session(event_id, session) if session else "", k.pinned(event_id), prev_key,
             ]  # fmt: skip
             args = [codec.pack(record), update_id, fingerprint, self.idempotency_seconds, self.log_max_entries,
-                    "1" if pinning else "0", *pin_args]  # fmt: skip
+                    "1" if pinning else "0", *pin_args, owner]  # fmt: skip
             result = await self.run_write(self.script("create_update"), keys, args)
             if result[0] != b"pin-moved":
                 break
@@ -104,6 +107,12 @@ class UpdateStore(LogStore):
         with guard():
             fields = await self.client.hgetall(self.keys.update(event_id, update_id))
         return _decode_record(fields) if fields else None
+
+    async def update_owner(self, event_id: str, update_id: str) -> str | None:
+        """The id of the token that posted the update, or None when unknown or deleted."""
+        with guard():
+            raw = await self.client.hget(self.keys.update(event_id, update_id), "owner")
+        return None if raw is None else raw.decode()
 
     async def pinned_id(self, event_id: str) -> str | None:
         """The id of the event's pinned update, or None."""

@@ -2,7 +2,7 @@
 -- KEYS: log, channel, idempotency (or ''), record, by seq, of day, of session (or ''), pinned, previously pinned
 --       update (or '')
 -- ARGV: payload, id, fingerprint, idempotency ttl, maxlen, pinned (0/1), pinned id seen (or ''), its version,
---       its unpinned version, its unpinned payload
+--       its unpinned version, its unpinned payload, owner (the posting token's id; kept out of the payload)
 if KEYS[3] ~= '' then
   local prev = redis.call('HMGET', KEYS[3], 'fp', 'seq', 'id')
   if prev[1] then return {'dup', prev[1], prev[2], prev[3]} end
@@ -12,7 +12,7 @@ if ARGV[6] == '1' then
   unpin(KEYS[1], KEYS[2], ARGV[5], KEYS[9], ARGV[9], ARGV[10])
 end
 local seq = log_add(KEYS[1], ARGV[5], 'update', ARGV[1])
-redis.call('HSET', KEYS[4], 'seq', seq, 'v', '1', 'd', ARGV[1])
+redis.call('HSET', KEYS[4], 'seq', seq, 'v', '1', 'd', ARGV[1], 'owner', ARGV[11])
 local m = member(seq, ARGV[2])
 redis.call('ZADD', KEYS[5], 0, m)
 redis.call('ZADD', KEYS[6], 0, m)
