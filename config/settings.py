@@ -94,6 +94,9 @@ class Settings(BaseSettings):
         "",
         description="Admin token (secret); empty means tokens are kept in Redis and the first start creates one.",
     )
+    redis_cluster: bool = Field(
+        False, description="redis_url names any seed node of a Redis Cluster (keys of one event share a slot)."
+    )
     require_durable_store: bool = Field(
         True,
         description="Refuse to start when the store could lose acknowledged writes; false only warns loudly.",

@@ -109,6 +109,8 @@ class DurableStore:
         ``durability_problem`` says why when the answer is NONE.
         """
         self.durability_problem = ""
+        if self.sharded:
+            return await self._check_cluster_durability()
         with guard():
             try:
                 config = await self.client.config_get("append*")
@@ -128,6 +130,21 @@ class DurableStore:
                     f"the store fsyncs its AOF only {config.get('appendfsync')!r} and has no WAITAOF (Redis < 7.2); "
                     "set appendfsync always"
                 )
+        self._recheck = False
+        return self.durability
+
+    async def _check_cluster_durability(self) -> Durability:
+        """Every primary of a cluster must fsync each write itself: WAITAOF must run on the connection that
+        wrote, and the cluster client routes key-less commands to any node (issue 15 adds it per shard)."""
+        with guard():
+            answers = await self.client.config_get("append*", target_nodes=self.client.PRIMARIES)
+        configs = answers.values() if isinstance(next(iter(answers.values()), None), dict) else [answers]
+        lazy = [c for c in configs if c.get("appendonly") != "yes" or c.get("appendfsync") != "always"]
+        if lazy:
+            self.durability = Durability.NONE
+            self.durability_problem = "a cluster primary does not fsync every write (set appendfsync always on each)"
+        else:
+            self.durability = Durability.FSYNC_ALWAYS
         self._recheck = False
         return self.durability
 

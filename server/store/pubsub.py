@@ -18,7 +18,11 @@ class PubSubStore(DurableStore):
     """Opens the connections the live feed subscribes on."""
 
     async def open_pubsub(self) -> PubSub:
-        """A new dedicated pub/sub connection (see PubSub); raises StoreUnavailable when none can be opened."""
+        """A new dedicated pub/sub connection (see PubSub); raises StoreUnavailable when none can be opened,
+        and on a Redis Cluster, whose shard channels need one SSUBSCRIBE connection per shard (the feed broker's
+        part of issue 15)."""
+        if self.sharded:
+            raise StoreUnavailable("live feeds on a Redis Cluster need sharded subscriptions (not built yet)")
         pool = self.client.connection_pool
         connection = pool.connection_class(**{**pool.connection_kwargs, "health_check_interval": 0})
         with guard():
