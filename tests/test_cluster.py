@@ -3,7 +3,6 @@ and announce with SPUBLISH on the event's shard channel."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import socket
 import time
@@ -12,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from config.settings import Settings
@@ -100,27 +98,22 @@ def _record(event: str, update_id: str, **changes: object) -> dict[str, object]:
             **changes}  # fmt: skip
 
 
-async def _shard_subscription(port: int, channel: str) -> aioredis.Connection:
-    conn = aioredis.Connection(host="127.0.0.1", port=port, socket_timeout=5)
-    await conn.connect()
-    await conn.send_command("SSUBSCRIBE", channel)
-    assert (await conn.read_response())[0] == b"ssubscribe"
-    return conn
-
-
-async def test_posts_to_events_on_every_shard(store: Store, cluster: list[int]) -> None:
+async def test_posts_to_events_on_every_shard(store: Store) -> None:
     assert await store.check_durability() == "fsync-always"
     keys = Keys(store.keys.prefix)
     events = _event_on_each_shard()
     await store.create_token(TokenInfo(name="Ana", role=Role.REPORTER, events=events), "ab" * 32)
     assert (await store.token_by_digest("ab" * 32)) is not None
-    for shard, event in enumerate(events):
+    for event in events:
         await store.create_event(Event(id=event, title=event, starts_on=DAY, ends_on=DAY))
         nine = dt.datetime(2026, 5, 4, 9, tzinfo=dt.UTC)
         session = Session(id="keynote", event=event, title="Keynote", starts_at=nine, day=DAY)
         await store.put_session(session)
-        feed = await _shard_subscription(cluster[shard], keys.channel(event))
+        feed = await store.open_pubsub(shard_of=keys.channel(event))  # on the primary serving the event's slot
         try:
+            await feed.subscribe(keys.channel(event))
+            confirmed = await feed.read(timeout=5)
+            assert confirmed is not None and confirmed.kind == "subscribe"
             first = await store.create_update(event, _record(event, "a1", pinned=True), day=DAY, owner="t1",
                                               idempotency=("t1", "key-1", "fp"))  # fmt: skip
             await store.create_update(event, _record(event, "b2", pinned=True), day=DAY, owner="t1")  # moves the pin
@@ -133,10 +126,11 @@ async def test_posts_to_events_on_every_shard(store: Store, cluster: list[int]) 
             a = await store.get_update(event, "a1")
             assert a is not None and a["pinned"] is False
             await store.delete_update(event, a, day=DAY)
-            async with asyncio.timeout(5):  # each entry reached the shard channel, in log order
-                kinds = [(await feed.read_response())[2].split(b"\n")[1] for _ in range(5)]
+            replies = [await feed.read(timeout=5) for _ in range(5)]  # each entry reached the shard, in log order
         finally:
-            await feed.disconnect()
+            await feed.aclose()
+        assert all(r is not None and r.kind == "message" for r in replies)
+        kinds = [r.data.split(b"\n")[1] for r in replies if r is not None]
         assert kinds == [b"update", b"edit", b"update", b"edit", b"delete"]
         updates, _next, _prev = await store.list_updates(event, session="keynote", day=DAY)
         assert [u["text"] for u in updates] == ["edited"]
