@@ -94,6 +94,9 @@ class Settings(BaseSettings):
         "",
         description="Admin token (secret); empty means tokens are kept in Redis and the first start creates one.",
     )
+    redis_cluster: bool = Field(
+        False, description="redis_url names any seed node of a Redis Cluster (keys of one event share a slot)."
+    )
     require_durable_store: bool = Field(
         True,
         description="Refuse to start when the store could lose acknowledged writes; false only warns loudly.",
@@ -101,9 +104,11 @@ class Settings(BaseSettings):
     waitaof_timeout_ms: int = Field(
         1000,
         ge=1,
-        description="Milliseconds to wait for WAITAOF on an external Redis that does not fsync every write.",
+        description="Milliseconds to wait for WAITAOF on a Redis that fsyncs lazily (keep it under redis_timeout).",
     )
-    redis_timeout: float = Field(2.0, gt=0, description="Seconds a Redis command may take before the API answers 503.")
+    redis_timeout: float = Field(
+        2.0, gt=0, description="Seconds a Redis command may take before the API answers 503 (a write: outcome-unknown)."
+    )
     max_body_bytes: int = Field(65536, ge=1024, description="Largest request body in bytes.")
     idle_timeout_seconds: float = Field(
         15.0,

@@ -28,8 +28,9 @@ def digest(token: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is making a request, and where they may act."""
+    """Who is making a request, and where they may act: ``id`` owns updates, ``name`` is the byline."""
 
+    id: str
     name: str
     role: Role
     events: frozenset[str] = field(default_factory=frozenset)
@@ -61,11 +62,11 @@ async def authenticate(request: web.Request) -> Actor | None:
     wanted = digest(token)
     configured = request.app[SETTINGS].admin_token
     if configured and hmac.compare_digest(wanted, digest(configured)):
-        return Actor("admin", Role.ADMIN)
+        return Actor("admin", "admin", Role.ADMIN)
     info = await request.app[STORE].token_by_digest(wanted)  # looked up by the digest: no compare needed
     if info is None:
         raise Unauthorized("unknown or revoked token")
-    return Actor(info.name, info.role, frozenset(info.events))
+    return Actor(info.id, info.name, info.role, frozenset(info.events))
 
 
 async def actor(request: web.Request) -> Actor | None:

@@ -76,5 +76,14 @@ class Overloaded(PlenaryError):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+class OutcomeUnknown(StoreUnavailable):
+    """A write reached the store but its durability wait timed out (or its answer was lost): it may or may not
+    be stored and broadcast; the client retries with the same Idempotency-Key, which answers the first result."""
+
+    @property
+    def type(self) -> str:
+        return "/problems/outcome-unknown"
+
+
 class SeqExpired(Exception):
     """The ``after`` position was trimmed from the log; the client must reload (resync)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+import unicodedata
 from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -95,22 +97,49 @@ class SessionKind(StrEnum):
 # --- tokens -----------------------------------------------------------------------------------------
 
 
+_NAME_PUNCTUATION = frozenset(" .'-")
+
+
+def byline_name(value: str) -> str:
+    """A token's name as bylines print it: NFC-normalised Unicode letters, marks, digits, spaces and ``.'-``,
+    1 to 64 characters, no space at either end or twice in a row (so two spellings are never two names).
+
+    Raises:
+        ValueError: saying which character or rule failed.
+    """
+    name = unicodedata.normalize("NFC", value)
+    if not 1 <= len(name) <= 64:
+        raise ValueError("name: 1 to 64 characters")
+    if name != name.strip(" ") or "  " in name:
+        raise ValueError("name: no space at either end or twice in a row")
+    for char in name:
+        category = unicodedata.category(char)
+        if char not in _NAME_PUNCTUATION and category[0] not in "LM" and category != "Nd":
+            raise ValueError(f"name: {char!r} is not a letter, mark, digit, space or one of . ' -")
+    return name
+
+
+ByLineName = Annotated[str, AfterValidator(byline_name)]
+
+
 class TokenCreate(Body):
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")]
+    name: ByLineName
     role: Role
     events: list[Slug] = Field(default_factory=list, max_length=1000)
 
     @model_validator(mode="after")
     def _admin_name_is_reserved(self) -> TokenCreate:
-        # Updates are owned by their author's name; "admin" is the name of the configured admin token.
-        if self.name.lower() == "admin" and self.role is not Role.ADMIN:
+        # "admin" is the byline of the configured admin token: a reporter must not post as it.
+        if self.name.casefold() == "admin" and self.role is not Role.ADMIN:
             raise ValueError("name: 'admin' is reserved for admin tokens")
         return self
 
 
 class TokenInfo(Record):
-    """What is known about a token; the secret itself is never stored."""
+    """What is known about a token; the secret itself is never stored. Updates belong to its ``id``, so a name
+    given again to a new token carries no rights over the old token's updates."""
 
+    id: str = Field(default_factory=lambda: secrets.token_hex(8))
     name: str
     role: Role
     events: list[str] = Field(default_factory=list)

@@ -59,3 +59,52 @@ async def test_only_admin_manages_tokens(client: Any) -> None:
     bad_role = await client.post("/api/tokens", json={"name": "X", "role": "king"}, headers=ADMIN)
     assert bad_role.status == 422
     assert (await bad_role.json())["field"] == "role"
+
+
+async def test_byline_names_in_any_script_are_stored_nfc_and_revoked_percent_encoded(client: Any) -> None:
+    await make_event(client)
+    decomposed = "Chloe\u0301"  # "Chloé" typed with a combining accent
+    response = await client.post("/api/tokens", json={"name": decomposed, "role": "reporter",
+                                                      "events": ["socitm-2011"]}, headers=ADMIN)  # fmt: skip
+    assert response.status == 201
+    created = await response.json()
+    assert created["name"] == "Chloé" and created["id"]
+    chloe = {"Authorization": f"Bearer {created['token']}"}
+    post = await client.post("/api/events/socitm-2011/updates", json={"text": "Bonjour", "happened_at": AT},
+                             headers=chloe)  # fmt: skip
+    assert (await post.json())["author"] == {"name": "Chloé"}  # the byline; the token id stays out of records
+    for name in ("José María", "李雷", "O'Brien-Smith", "Dr. Ana 2"):
+        assert (await client.post("/api/tokens", json={"name": name, "role": "reporter"}, headers=ADMIN)).status == 201
+    again = await client.post("/api/tokens", json={"name": "Chloé", "role": "reporter"}, headers=ADMIN)
+    assert again.status == 409  # the same name in either spelling is one name
+    assert (await client.delete("/api/tokens/Chloe%CC%81", headers=ADMIN)).status == 204  # decomposed, encoded
+    assert (await client.delete("/api/tokens/%E6%9D%8E%E9%9B%B7", headers=ADMIN)).status == 204  # 李雷
+    for name, status in (("Chloé", 201), ("李雷", 201), ("José María", 409)):  # revoked names are free again
+        response = await client.post("/api/tokens", json={"name": name, "role": "reporter"}, headers=ADMIN)
+        assert response.status == status, name
+
+
+async def test_names_outside_the_byline_alphabet_are_refused_naming_the_field(client: Any) -> None:
+    for name in ("", " Drew", "Drew ", "Drew  Smith", "Drew!", "a_b", "x@y", "a\u200bb", "x" * 65, "<b>"):
+        response = await client.post("/api/tokens", json={"name": name, "role": "reporter"}, headers=ADMIN)
+        assert response.status == 422, name
+        assert (await response.json())["field"] == "name", name
+
+
+async def test_a_name_given_again_has_no_rights_over_the_old_tokens_updates(client: Any) -> None:
+    await make_event(client)
+    url = "/api/events/socitm-2011/updates"
+    old = await make_token(client, "Drew")
+    first = await client.post(url, json={"text": "old Drew", "happened_at": AT},
+                              headers={**old, "Idempotency-Key": "k1"})  # fmt: skip
+    update = await first.json()
+    assert (await client.delete("/api/tokens/Drew", headers=ADMIN)).status == 204
+    new = await make_token(client, "Drew")
+    assert (await client.patch(f"{url}/{update['id']}", json={"text": "hijacked"}, headers=new)).status == 403
+    assert (await client.delete(f"{url}/{update['id']}", headers=new)).status == 403
+    same_key = {**new, "Idempotency-Key": "k1"}
+    replay = await client.post(url, json={"text": "old Drew", "happened_at": AT}, headers=same_key)
+    assert replay.status == 201 and "Idempotent-Replayed" not in replay.headers  # the old token's key is not theirs
+    mine = await replay.json()
+    assert mine["id"] != update["id"] and mine["author"] == {"name": "Drew"}
+    assert (await client.patch(f"{url}/{mine['id']}", json={"text": "mine"}, headers=new)).status == 200

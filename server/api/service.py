@@ -21,19 +21,15 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-@routes.route(
-    "GET",
-    "/readyz",
-    "200 when the store answers and the process is not draining",
-    response=Health,
-    errors=(503,),
-)
+@routes.route("GET", "/readyz", "200 when the store answers and has room and the process is not draining, else 503 "
+              "(within 1 s)", response=Health, errors=(503,))  # fmt: skip
 async def readyz(request: web.Request) -> web.Response:
     if request.app[DRAIN].draining:
         return web.json_response({"status": "draining"}, status=503, headers={"Retry-After": "2"})
-    if await request.app[STORE].ping():
+    problem = await request.app[STORE].health()
+    if problem is None:
         return web.json_response({"status": "ready"})
-    return web.json_response({"status": "store unavailable"}, status=503, headers={"Retry-After": "2"})
+    return web.json_response({"status": problem}, status=503, headers={"Retry-After": "2"})
 
 
 @routes.route("GET", "/metrics", "Prometheus metrics (clients in metrics_allow, or the admin token)", who="admin",

@@ -53,11 +53,14 @@ async def _check_fields(store: Store, event: Event, record: Mapping[str, Any]) -
     return happened
 
 
-def _check_owner(who: Actor, record: Mapping[str, Any]) -> None:
+async def _check_owner(store: Store, who: Actor, record: Mapping[str, Any]) -> None:
+    """A reporter changes only the updates its own token posted (by token id: a name given again to a new
+    token does not carry the old token's updates)."""
     if who.at_least(Role.EDITOR):
         return
-    if record["author"]["name"] != who.name:
-        raise Forbidden(f"the update belongs to {record['author']['name']!r}; a reporter may change only their own")
+    if await store.update_owner(str(record["event"]), str(record["id"])) != who.id:
+        raise Forbidden(f"the update was posted by another token ({record['author']['name']!r}); a reporter may "
+                        "change only their own")  # fmt: skip
 
 
 @routes.route("POST", "/api/events/{event}/updates", "Post an update; 201 means it is durable", who="reporter+",
@@ -96,7 +99,8 @@ async def create_update(request: web.Request) -> web.Response:
         event_id,
         record,
         day=event.local_day(happened),
-        idempotency=(who.name, key, _fingerprint(body)) if key else None,
+        owner=who.id,
+        idempotency=(who.id, key, _fingerprint(body)) if key else None,
     )
     if created.created:
         metrics.POSTS.inc()
@@ -167,7 +171,7 @@ async def edit_update(request: web.Request) -> web.Response:
     event = await store.get_event(event_id)
     for _attempt in range(5):
         old = await _current(store, event_id, update_id)
-        _check_owner(who, old)
+        await _check_owner(store, who, old)
         if patch.version is not None and patch.version != old["version"]:
             raise Conflict(f"version {patch.version} is stale; the update is at version {old['version']}",
                            field="version")  # fmt: skip
@@ -199,7 +203,7 @@ async def delete_update(request: web.Request) -> web.Response:
     event = await store.get_event(event_id)
     for _attempt in range(5):
         old = await _current(store, event_id, update_id)
-        _check_owner(who, old)
+        await _check_owner(store, who, old)
         day = event.local_day(dt.datetime.fromisoformat(old["happened_at"]))
         try:
             await store.delete_update(event_id, old, day=day)

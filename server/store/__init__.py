@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from config.settings import Settings
 from server.store.durability import Durability, guard
@@ -31,6 +34,8 @@ class Store(UpdateStore, EventStore, TokenStore, ReaderStore, PubSubStore):
             waitaof_timeout_ms=settings.waitaof_timeout_ms,
             log_max_entries=settings.log_max_entries,
             idempotency_seconds=settings.idempotency_hours * 3600,
+            require_durable=settings.require_durable_store,
+            cluster=settings.redis_cluster,
         )
 
     @classmethod
@@ -43,22 +48,37 @@ class Store(UpdateStore, EventStore, TokenStore, ReaderStore, PubSubStore):
         waitaof_timeout_ms: int = 1000,
         log_max_entries: int = 100_000,
         idempotency_seconds: int = 86_400,
+        require_durable: bool = False,
+        cluster: bool = False,
     ) -> Store:
-        """Connect (lazily; the first command opens the connection) and return the store."""
-        client = aioredis.Redis.from_url(
-            url,
-            socket_timeout=timeout + waitaof_timeout_ms / 1000,
-            socket_connect_timeout=timeout,
-            health_check_interval=30,
-            max_connections=256,
-        )
-        return cls(
-            client,
+        """Connect (lazily; the first command opens the connection) and return the store.
+
+        Every command fails within ``timeout`` seconds when the store does not answer (no retries on one
+        server: the client sees a 503 and retries itself; a cluster client retries a moved slot), and each new
+        connection has the durability checked again. ``cluster``: ``url`` names any seed node of a Redis
+        Cluster; the scripts announce with SPUBLISH on each event's shard channel.
+        """
+        store = cls(
+            None,
             Keys(prefix),
             waitaof_timeout_ms=waitaof_timeout_ms,
             log_max_entries=log_max_entries,
             idempotency_seconds=idempotency_seconds,
+            require_durable=require_durable,
+            sharded=cluster,
         )
+        options: dict[str, Any] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "health_check_interval": 30,
+        }
+        if cluster:  # the nodes' connections are made from connection_kwargs once the slots are known
+            store.client = RedisCluster.from_url(url, max_connections=64, **options)
+            store.client.connection_kwargs["redis_connect_func"] = store.on_connect
+        else:
+            store.client = aioredis.Redis.from_url(url, max_connections=256, redis_connect_func=store.on_connect,
+                                                   **options)  # fmt: skip
+        return store
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -47,8 +47,14 @@ class Keys:
         """Stream: the event's append-only log; entry ids are the seqs; fields t (type) and d (msgpack)."""
         return f"{self._event(event)}:log"
 
+    def absent(self, event: str) -> str:
+        """Never written: stands for an optional key a script is not given (lua/log.lua's ``given``); in the
+        event's slot, where an empty name would hash elsewhere in a Redis Cluster."""
+        return f"{self.log(event)}:none"
+
     def channel(self, event: str) -> str:
-        """Pub/sub channel: every log entry of the event, published by the script that appended it."""
+        """Pub/sub channel (a shard channel in a Redis Cluster): every log entry of the event, published by the
+        script that appended it."""
         return f"{self._event(event)}:feed"
 
     def sessions(self, event: str) -> str:

@@ -69,7 +69,7 @@ class LogStore(DurableStore):
         writes have their own scripts)."""
         _ok, seq, _ = await self.run_write(
             self.script("append"),
-            [self.keys.log(event_id), self.keys.channel(event_id), ""],
+            [self.keys.log(event_id), self.keys.channel(event_id), self.keys.absent(event_id)],
             [kind, codec.pack(data), self.log_max_entries, ""],
         )
         return Entry(Seq(seq.decode()), kind, dict(data))

@@ -17,13 +17,30 @@ __all__ = ["PubSub", "PubSubReply", "PubSubStore"]
 class PubSubStore(DurableStore):
     """Opens the connections the live feed subscribes on."""
 
-    async def open_pubsub(self) -> PubSub:
-        """A new dedicated pub/sub connection (see PubSub); raises StoreUnavailable when none can be opened."""
-        pool = self.client.connection_pool
-        connection = pool.connection_class(**{**pool.connection_kwargs, "health_check_interval": 0})
+    async def open_pubsub(self, shard_of: str | None = None) -> PubSub:
+        """A new dedicated pub/sub connection (see PubSub); raises StoreUnavailable when none can be opened.
+
+        On a Redis Cluster, ``shard_of`` names a channel: the connection goes to the primary that serves the
+        channel's slot and subscribes with SSUBSCRIBE, so a follower needs one connection per shard it follows,
+        and one SSUBSCRIBE per slot. When the slot moves (failover, resharding) the server ends the subscription
+        with an ``unsubscribe`` reply: open again (the slot map is refreshed) and backfill from the log.
+        """
+        if not self.sharded:
+            pool = self.client.connection_pool
+            connection = pool.connection_class(**{**pool.connection_kwargs, "health_check_interval": 0})
+        elif shard_of is None:
+            raise ValueError("a subscription on a Redis Cluster names a channel of its shard")
+        else:
+            with guard():
+                await self.client.initialize()
+            node = self.client.get_node_from_key(shard_of)
+            connection = node.connection_class(**{**node.connection_kwargs, "health_check_interval": 0})
         with guard():
             await connection.connect()
-        return PubSub(connection)
+        return PubSub(connection, sharded=self.sharded)
+
+
+_SHARDED_KINDS = {"smessage": "message", "ssubscribe": "subscribe", "sunsubscribe": "unsubscribe"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +56,10 @@ class PubSub:
     """One dedicated pub/sub connection that never reconnects by itself: after any failure it stays broken
     (every call raises StoreUnavailable) and its owner opens a new one, so a drop is never silent."""
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, *, sharded: bool = False) -> None:
         self._connection = connection
         self._broken = False
+        self._sharded = sharded  # SSUBSCRIBE on a cluster shard; replies read as plain pub/sub ones
 
     async def _send(self, *args: str) -> None:
         if self._broken or not self._connection.is_connected:  # never let redis-py reconnect silently
@@ -54,11 +72,12 @@ class PubSub:
             raise StoreUnavailable(f"pub/sub connection lost: {exc.__class__.__name__}") from exc
 
     async def subscribe(self, *channels: str) -> None:
-        """Send SUBSCRIBE; each channel's confirmation arrives later through read(), in command order."""
-        await self._send("SUBSCRIBE", *channels)
+        """Send SUBSCRIBE (SSUBSCRIBE on a cluster: the channels of one slot); each channel's confirmation
+        arrives later through read(), in command order."""
+        await self._send("SSUBSCRIBE" if self._sharded else "SUBSCRIBE", *channels)
 
     async def unsubscribe(self, *channels: str) -> None:
-        await self._send("UNSUBSCRIBE", *channels)
+        await self._send("SUNSUBSCRIBE" if self._sharded else "UNSUBSCRIBE", *channels)
 
     async def ping(self) -> None:
         """Send PING; its answer arrives through read() as a ``pong`` reply."""
@@ -83,6 +102,7 @@ class PubSub:
                 raise StoreUnavailable("pub/sub connection lost")
             return None
         kind = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        kind = _SHARDED_KINDS.get(kind, kind)
         channel = reply[1] if len(reply) > 1 else b""
         data = reply[2] if len(reply) > 2 else b""
         return PubSubReply(

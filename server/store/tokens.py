@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from server import codec
 from server.errors import Conflict
 from server.models import TokenInfo
@@ -35,8 +37,10 @@ class TokenStore(DurableStore):
         return TokenInfo.model_validate(record)
 
     async def revoke_token(self, name: str) -> bool:
-        """Delete a token; True if it existed. Effective at once: every request looks the token up."""
+        """Delete a token by name (NFC-normalised, as names are stored); True if it existed. Effective at once:
+        every request looks the token up."""
         prefix = self.keys.token_by_digest("")
+        name = unicodedata.normalize("NFC", name)
         return bool(await self.run_write(self.script("revoke_token"), [self.keys.tokens()], [name, prefix]))
 
     async def list_tokens(self) -> list[TokenInfo]:

@@ -37,14 +37,14 @@ class UpdateStore(LogStore):
     """Updates of every event. Each write is one script: log entry, record, indexes, pin and publish."""
 
     async def _pin_args(self, event_id: str, update_id: str, pinning: bool) -> tuple[str, list[str | bytes]]:
-        """What a pinning script needs to unpin the update pinned now: its key (or "") and the ARGV tail
-        (pinned id seen, its version, its unpinned version and record); the script checks nothing moved."""
+        """What a pinning script needs to unpin the update pinned now: its key (or the absent key) and the ARGV
+        tail (pinned id seen, its version, its unpinned version and record); the script checks nothing moved."""
         if not pinning:
-            return "", ["", "", "", ""]
+            return self.keys.absent(event_id), ["", "", "", ""]
         seen = await self.pinned_id(event_id) or ""
         old = await self.get_update(event_id, seen) if seen and seen != update_id else None
         if old is None:
-            return "", [seen, "", "", ""]
+            return self.keys.absent(event_id), [seen, "", "", ""]
         unpinned = {**old, "pinned": False, "version": int(old["version"]) + 1}
         return self.keys.update(event_id, seen), [seen, str(old["version"]), str(unpinned["version"]),
                                                   codec.pack(unpinned)]  # fmt: skip
@@ -55,18 +55,22 @@ class UpdateStore(LogStore):
         record: Mapping[str, Any],
         *,
         day: dt.date,
+        owner: str = "",
         idempotency: tuple[str, str, str] | None = None,
     ) -> Created:
         """Append a new update (its record has no seq yet) and publish it, in one atomic step; a pinned one
         unpins the update pinned before it in the same step.
 
-        ``idempotency`` is (actor, key, body fingerprint). A repeated key within the retention time returns
-        the first answer and adds nothing; a repeated key with another fingerprint raises Invalid (422).
+        ``owner`` is the id of the token that posts it (see update_owner); it is stored beside the record,
+        never in it, so readers do not see it. ``idempotency`` is (actor id, key, body fingerprint). A repeated
+        key within the retention time returns the first answer and adds nothing; a repeated key with another
+        fingerprint raises Invalid (422).
         """
         update_id = str(record["id"])
         session = record.get("session")
         k = self.keys
-        idem_key = k.idempotency(event_id, *idempotency[:2]) if idempotency else ""
+        none = k.absent(event_id)
+        idem_key = k.idempotency(event_id, *idempotency[:2]) if idempotency else none
         fingerprint = idempotency[2] if idempotency else ""
         pinning = bool(record.get("pinned"))
         for _attempt in range(_PIN_ATTEMPTS):
@@ -74,10 +78,10 @@ class UpdateStore(LogStore):
             keys = [
                 k.log(event_id), k.channel(event_id), idem_key, k.update(event_id, update_id),
                 k.updates_by_seq(event_id), k.updates_of_day(event_id, day),
-                k.updates_of_session(event_id, session) if session else "", k.pinned(event_id), prev_key,
+                k.updates_of_session(event_id, session) if session else none, k.pinned(event_id), prev_key,
             ]  # fmt: skip
             args = [codec.pack(record), update_id, fingerprint, self.idempotency_seconds, self.log_max_entries,
-                    "1" if pinning else "0", *pin_args]  # fmt: skip
+                    "1" if pinning else "0", *pin_args, owner]  # fmt: skip
             result = await self.run_write(self.script("create_update"), keys, args)
             if result[0] != b"pin-moved":
                 break
@@ -104,6 +108,12 @@ class UpdateStore(LogStore):
         with guard():
             fields = await self.client.hgetall(self.keys.update(event_id, update_id))
         return _decode_record(fields) if fields else None
+
+    async def update_owner(self, event_id: str, update_id: str) -> str | None:
+        """The id of the token that posted the update, or None when unknown or deleted."""
+        with guard():
+            raw = await self.client.hget(self.keys.update(event_id, update_id), "owner")
+        return None if raw is None else raw.decode()
 
     async def pinned_id(self, event_id: str) -> str | None:
         """The id of the event's pinned update, or None."""
@@ -136,9 +146,9 @@ class UpdateStore(LogStore):
             keys = [
                 k.log(event_id), k.channel(event_id), k.update(event_id, update_id),
                 k.updates_of_day(event_id, old_day),
-                k.updates_of_session(event_id, old_session) if old_session else "",
+                k.updates_of_session(event_id, old_session) if old_session else k.absent(event_id),
                 k.updates_of_day(event_id, new_day),
-                k.updates_of_session(event_id, new_session) if new_session else "",
+                k.updates_of_session(event_id, new_session) if new_session else k.absent(event_id),
                 k.updates_by_seq(event_id), k.pinned(event_id), prev_key,
             ]  # fmt: skip
             args = [codec.pack(new), str(old["version"]), str(new["version"]), self.log_max_entries, update_id,
@@ -170,7 +180,7 @@ class UpdateStore(LogStore):
             k.channel(event_id),
             k.update(event_id, update_id),
             k.updates_of_day(event_id, day),
-            k.updates_of_session(event_id, session) if session else "",
+            k.updates_of_session(event_id, session) if session else k.absent(event_id),
             k.updates_by_seq(event_id),
             k.pinned(event_id),
         ]

@@ -6,3 +6,8 @@ end
 local function announce(channel, seq, kind, payload)
   redis.call(PUBLISH, channel, seq .. '\n' .. kind .. '\n' .. payload)
 end
+-- An optional key the caller does not use is passed as the log's name + ':none': the same slot, never written
+-- (an empty name would hash to another slot of a Redis Cluster).
+local function given(key)
+  return key ~= KEYS[1] .. ':none'
+end

@@ -1,0 +1,141 @@
+"""Redis Cluster: three primaries formed from the bundled valkey-server; each event's scripts stay in one slot
+and announce with SPUBLISH on the event's shard channel."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from redis.crc import key_slot
+
+from config.settings import Settings
+from server.embedded import EmbeddedValkey
+from server.models import Event, Role, Session, TokenInfo
+from server.store import Keys, Store
+
+SLOTS = 16384
+DAY = dt.date(2026, 5, 4)
+
+
+def _free_cluster_port() -> int:
+    """A loopback port whose cluster bus port (+10000) is free too."""
+    for _attempt in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[list[int]]:
+    """Three primaries on loopback, each with a third of the slots; all stopped at the end."""
+    nodes: list[EmbeddedValkey] = []
+    ports: list[int] = []
+    try:
+        for i in range(3):
+            port = _free_cluster_port()
+            node = EmbeddedValkey(tmp_path / f"node{i}", extra_args=[
+                "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                "--cluster-config-file", str(tmp_path / f"node{i}" / "nodes.conf"),
+            ])  # fmt: skip
+            nodes.append(node)
+            node.start()
+            ports.append(port)
+        for i, port in enumerate(ports):
+            with redis.Redis(host="127.0.0.1", port=port) as r:
+                r.execute_command("CLUSTER", "ADDSLOTSRANGE", i * SLOTS // 3, (i + 1) * SLOTS // 3 - 1)
+                if i:
+                    r.execute_command("CLUSTER", "MEET", "127.0.0.1", ports[0])
+        deadline = time.monotonic() + 20
+        for port in ports:  # gossip has no event to await: poll the state each node reports, under a deadline
+            with redis.Redis(host="127.0.0.1", port=port) as r:
+                while b"cluster_state:ok" not in r.execute_command("CLUSTER", "INFO"):
+                    assert time.monotonic() < deadline, "the cluster did not form"
+                    time.sleep(0.05)
+        yield ports
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+@pytest.fixture
+async def store(cluster: list[int], settings: Settings) -> AsyncIterator[Store]:
+    store = await Store.from_settings(
+        settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{cluster[1]}", "redis_cluster": True})
+    )
+    yield store
+    await store.aclose()
+
+
+def _event_on_each_shard() -> list[str]:
+    """One event id whose slot falls in each primary's third."""
+    found: dict[int, str] = {}
+    n = 0
+    while len(found) < 3:
+        event = f"conf-{n}"
+        found.setdefault(key_slot(event.encode()) * 3 // SLOTS, event)
+        n += 1
+    return [found[i] for i in range(3)]
+
+
+def _record(event: str, update_id: str, **changes: object) -> dict[str, object]:
+    return {"id": update_id, "event": event, "session": "keynote", "author": {"name": "Ana"},
+            "happened_at": "2026-05-04T09:00:00Z", "received_at": "2026-05-04T09:00:00Z", "version": 1,
+            "text": update_id, "key": False, "pinned": False, "quote": None, "image": None, "tags": [],
+            **changes}  # fmt: skip
+
+
+async def test_posts_to_events_on_every_shard(store: Store) -> None:
+    assert await store.check_durability() == "fsync-always"
+    keys = Keys(store.keys.prefix)
+    events = _event_on_each_shard()
+    await store.create_token(TokenInfo(name="Ana", role=Role.REPORTER, events=events), "ab" * 32)
+    assert (await store.token_by_digest("ab" * 32)) is not None
+    for event in events:
+        await store.create_event(Event(id=event, title=event, starts_on=DAY, ends_on=DAY))
+        nine = dt.datetime(2026, 5, 4, 9, tzinfo=dt.UTC)
+        session = Session(id="keynote", event=event, title="Keynote", starts_at=nine, day=DAY)
+        await store.put_session(session)
+        feed = await store.open_pubsub(shard_of=keys.channel(event))  # on the primary serving the event's slot
+        try:
+            await feed.subscribe(keys.channel(event))
+            confirmed = await feed.read(timeout=5)
+            assert confirmed is not None and confirmed.kind == "subscribe"
+            first = await store.create_update(event, _record(event, "a1", pinned=True), day=DAY, owner="t1",
+                                              idempotency=("t1", "key-1", "fp"))  # fmt: skip
+            await store.create_update(event, _record(event, "b2", pinned=True), day=DAY, owner="t1")  # moves the pin
+            replay = await store.create_update(event, _record(event, "a1", pinned=True), day=DAY, owner="t1",
+                                               idempotency=("t1", "key-1", "fp"))  # fmt: skip
+            assert replay.created is False and replay.record["id"] == first.record["id"]
+            b = await store.get_update(event, "b2")
+            assert b is not None
+            await store.edit_update(event, b, {**b, "text": "edited", "version": 2}, old_day=DAY, new_day=DAY)
+            a = await store.get_update(event, "a1")
+            assert a is not None and a["pinned"] is False
+            await store.delete_update(event, a, day=DAY)
+            replies = [await feed.read(timeout=5) for _ in range(5)]  # each entry reached the shard, in log order
+        finally:
+            await feed.aclose()
+        assert all(r is not None and r.kind == "message" for r in replies)
+        kinds = [r.data.split(b"\n")[1] for r in replies if r is not None]
+        assert kinds == [b"update", b"edit", b"update", b"edit", b"delete"]
+        updates, _next, _prev = await store.list_updates(event, session="keynote", day=DAY)
+        assert [u["text"] for u in updates] == ["edited"]
+        assert await store.pinned_id(event) == "b2"
+        assert [e.type for e in await store.read_after(event, None)] == ["session", *[k.decode() for k in kinds]]
+    await store.put_reader_counts("proc-1", dict.fromkeys(events, 3), 60)
+    assert [await store.reader_counts(e) for e in events] == [{"proc-1": 3}] * 3
+    assert await store.revoke_token("Ana")
