@@ -304,13 +304,12 @@ class RedisBroker:
 
 class MemoryBroker:
     """An in-process broker over its own log, for tests of the hub without Redis: ``publish`` appends and
-    delivers at once; ``trim`` drops the oldest entries (``read_after`` then raises SeqExpired)."""
+    delivers at once (or holds the message back, as a PUBLISH that a log read overtook)."""
 
     def __init__(self) -> None:
         self.reconnects = 0
         self._sink: Sink | None = None
         self._log: dict[str, list[Message]] = {}
-        self._trimmed: dict[str, Position] = {}  # the last position trimmed away
         self._followed: set[str] = set()
         self._clock = 0
 
@@ -339,17 +338,7 @@ class MemoryBroker:
             self._sink.deliver(event, [message])
         return message
 
-    def trim(self, event: str, keep: int) -> None:
-        log = self._log.get(event, [])
-        if len(log) > keep:
-            dropped = log[: len(log) - keep]
-            del log[: len(log) - keep]
-            self._trimmed[event] = dropped[-1].position or ORIGIN
-
     async def read_after(self, event: str, after: Position, limit: int) -> list[Message]:
-        trimmed = self._trimmed.get(event)
-        if trimmed is not None and after < trimmed:
-            raise SeqExpired(after.seq)
         return [m for m in self._log.get(event, []) if m.position is not None and m.position > after][:limit]
 
     async def last_position(self, event: str) -> Position | None:

@@ -1,9 +1,12 @@
-"""What both feed transports do with a request: validate it, admit it, join, catch up, follow, leave."""
+"""What both feed transports do with a request: validate it, admit it, join, catch up, and in the end leave.
+
+The transport adapters hold ``feed_admission``, call ``open_feed``, wait in their own handler coroutine until the
+reader leaves, then ``close_feed``: no extra coroutine or closure per idle reader (each costs memory x thousands).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -15,7 +18,6 @@ from server.feed.core import Position
 from server.feed.wire import Format
 from server.feed.writer import Reader
 from server.params import parse_seq, parse_session, slug
-from server.ratelimit import feed_admission
 
 logger = logging.getLogger(__name__)
 
@@ -50,34 +52,42 @@ async def feed_request(request: web.Request, last_event_id: str | None = None) -
     return FeedRequest(event, after, session, client_address(request, settings))
 
 
-async def serve(request: web.Request, feed: FeedRequest, fmt: Format, response: web.StreamResponse,
-                follow: Callable[[Reader], Awaitable[None]]) -> None:  # fmt: skip
-    """Admit and join the reader, send the head (101 or the SSE response), catch it up, then ``follow`` it
-    (the transport's own wait) until it leaves.
+async def open_feed(
+    request: web.Request, feed: FeedRequest, fmt: Format, response: web.StreamResponse
+) -> Reader | None:
+    """Join the reader, send the head (101 or the SSE response), catch it up and make it live (the caller holds
+    its ``feed_admission``).
 
-    Joining comes before the head, so any message published after the client sees the head reaches it.
+    Joining comes before the head, so any message published after the client sees the head reaches it. Returns
+    the live reader (the caller waits, then calls ``close_feed``), or None when the peer went away or was cut
+    during the catch-up (all released already).
 
     Raises:
-        RateLimited: the client address has too many feeds. Overloaded: this process has as many feeds as it takes.
         StoreUnavailable: the event's feed could not be subscribed in time.
     """
     transport = request.transport
     if transport is None:
         raise ConnectionResetError("the client went away")
     hub = request.app[HUB]
-    async with feed_admission(request, feed.address):
-        reader = Reader(feed.event, fmt, transport, request.writer, session=feed.session, address=feed.address)
+    reader = Reader(feed.event, fmt, transport, request.writer, session=feed.session, address=feed.address)
+    try:
         await hub.join(reader)
-        try:
-            await response.prepare(request)
-            reader.opened = True
-            logger.debug("feed open: %s %s after=%s session=%s from %s", feed.event, fmt, feed.after,
-                         feed.session, feed.address)  # fmt: skip
-            await hub.catch_up(reader, feed.after)
-            await follow(reader)
-        except ConnectionError:
-            pass
-        finally:
-            hub.leave(reader)
-            logger.debug("feed close: %s %s from %s%s", feed.event, fmt, feed.address,
-                         " (slow)" if reader.cut_slow else "")  # fmt: skip
+        await response.prepare(request)
+        reader.opened = True
+        logger.debug("feed open: %s %s after=%s session=%s from %s", feed.event, fmt, feed.after, feed.session,
+                     feed.address)  # fmt: skip
+        await hub.catch_up(reader, feed.after)
+    except ConnectionError:
+        close_feed(request, reader)
+        return None
+    except BaseException:
+        close_feed(request, reader)
+        raise
+    return reader
+
+
+def close_feed(request: web.Request, reader: Reader) -> None:
+    """The reader has gone: forget it (called once per reader ``open_feed`` returned)."""
+    request.app[HUB].leave(reader)
+    logger.debug("feed close: %s %s from %s%s", reader.event, reader.fmt, reader.address,
+                 " (slow)" if reader.cut_slow else "")  # fmt: skip

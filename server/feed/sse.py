@@ -6,9 +6,9 @@ from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from server.api import Routes
-from server.feed.handler import feed_request, serve
+from server.feed.handler import close_feed, feed_request, open_feed
 from server.feed.wire import Format
-from server.feed.writer import Reader
+from server.ratelimit import feed_admission
 
 routes = Routes()
 
@@ -28,8 +28,12 @@ async def stream(request: web.Request) -> web.StreamResponse:
         "X-Accel-Buffering": "no",
     })  # fmt: skip
 
-    async def follow(reader: Reader) -> None:
-        await reader.done.wait()  # set when the hub cuts it, sees its transport closed, or shuts down
-
-    await serve(request, feed, fmt, response, follow)
+    async with feed_admission(request, feed.address):  # RateLimited, Overloaded (429, 503)
+        reader = await open_feed(request, feed, fmt, response)
+        if reader is None:
+            return response
+        try:
+            await reader.done.wait()  # set when the hub cuts it, sees its transport closed, or shuts down
+        finally:
+            close_feed(request, reader)
     return response

@@ -7,9 +7,9 @@ from aiohttp import WSMsgType, web
 from server.api import Routes
 from server.appkeys import SETTINGS
 from server.errors import BadRequest
-from server.feed.handler import feed_request, serve
+from server.feed.handler import close_feed, feed_request, open_feed
 from server.feed.wire import Format
-from server.feed.writer import Reader
+from server.ratelimit import feed_admission
 
 routes = Routes()
 
@@ -38,12 +38,18 @@ async def ws_feed(request: web.Request) -> web.StreamResponse:
         raise BadRequest("this path takes a WebSocket upgrade")
     fmt = Format.MSGPACK if ready.protocol == MSGPACK_PROTOCOL else Format.JSON
 
-    async def follow(reader: Reader) -> None:
-        async for message in ws:  # clients have nothing to say but pings and pongs; aiohttp answers closes
-            if message.type is WSMsgType.PING:
-                await ws.pong(message.data)
-            elif message.type is WSMsgType.PONG:
-                reader.awaiting_pong = False
-
-    await serve(request, feed, fmt, ws, follow)
+    async with feed_admission(request, feed.address):  # RateLimited, Overloaded (429, 503)
+        reader = await open_feed(request, feed, fmt, ws)
+        if reader is None:
+            return ws
+        try:
+            async for message in ws:  # clients have nothing to say but pings and pongs; aiohttp answers closes
+                if message.type is WSMsgType.PING:
+                    await ws.pong(message.data)
+                elif message.type is WSMsgType.PONG:
+                    reader.awaiting_pong = False
+        except ConnectionError:
+            pass
+        finally:
+            close_feed(request, reader)
     return ws
