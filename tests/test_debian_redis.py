@@ -40,7 +40,8 @@ def debian_redis(redis_binary: Path, tmp_path: Path) -> Iterator[str]:
 
 
 def _settings(url: str, tmp_path: Path) -> Settings:
-    return Settings(redis_url=url, admin_token=ADMIN["Authorization"].split()[1], data_dir=tmp_path, run_worker=False)
+    return Settings(redis_url=url, admin_token=ADMIN["Authorization"].split()[1], data_dir=tmp_path, run_worker=False,
+                    rate_limits=False)  # fmt: skip
 
 
 async def test_everything_works_on_redis_7_0(aiohttp_client: Any, debian_redis: str, tmp_path: Path) -> None:

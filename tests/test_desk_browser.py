@@ -436,6 +436,7 @@ def test_screenshots_of_the_reporter_desk(browser: Browser, blog: Blog) -> None:
         composer = page.get_by_role("textbox", name=re.compile("^Update"))
         composer.fill("Ann Brown: shared services saved Brent **£1.2m** in the first year.")
         page.get_by_label("Key moment").check()
+        expect(page.locator("#preview .update-text strong")).to_have_text("£1.2m")  # the server's html is back
         page.evaluate(f"localStorage.setItem('plenary.outbox.{EVENT_ID}', JSON.stringify([{{key: 'k1', author: 'Drew',"
                       " state: 'refused', problem: 'text: String should have at most 10000 characters',"
                       " body: {text: 'A very long draft…', happened_at: '2011-10-11T08:15:00Z'}}]))")  # fmt: skip

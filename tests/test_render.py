@@ -140,3 +140,12 @@ def test_fuzzed_input_never_yields_script_or_handlers(text: str) -> None:
         assert "<script" not in lowered
         assert not re.search(r"<[^>]*\son\w*\s*=", lowered)
         assert 'href="javascript' not in lowered
+
+
+def test_text_that_would_make_over_a_thousand_elements_is_shown_as_typed() -> None:
+    hostile = "*_" * 3_000 + "\n<script>alert(1)</script>"
+    html = render_inline(hostile)
+    assert "<em>" not in html and "<script" not in html
+    assert html.endswith("<br>\n&lt;script&gt;alert(1)&lt;/script&gt;")
+    ordinary = "The *council* voted on [the plan](https://example.org/a) today. " * 160  # ~300 elements
+    assert render_inline(ordinary).count("<em>") == 160
