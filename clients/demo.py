@@ -82,7 +82,15 @@ async def _set_up(admin: ApiClient, demo: Script) -> dict[str, str]:
     return tokens
 
 
-async def _play(api: ApiClient, step: Step, ids: dict[str, str], say: Callable[[str], None]) -> None:
+async def _change(api: ApiClient, step: Edit | Delete, update: str) -> None:
+    if isinstance(step, Edit):
+        await api.edit_update(step.event, update, dict(step.body))
+    else:
+        await api.delete_update(step.event, update)
+
+
+async def _play(api: ApiClient, admin: ApiClient, step: Step, ids: dict[str, str], say: Callable[[str], None]) -> None:
+    """One step as its reporter; an edit or delete of an earlier run's post (its token since revoked) as admin."""
     match step:
         case Post():
             created = await api.post_update(step.event, dict(step.body), idempotency_key=idempotency_key(step))
@@ -91,10 +99,12 @@ async def _play(api: ApiClient, step: Step, ids: dict[str, str], say: Callable[[
         case Edit() | Delete():
             verb = "edited" if isinstance(step, Edit) else "deleted"
             try:
-                if isinstance(step, Edit):
-                    await api.edit_update(step.event, ids[step.ref], dict(step.body))
-                else:
-                    await api.delete_update(step.event, ids[step.ref])
+                try:
+                    await _change(api, step, ids[step.ref])
+                except ApiError as exc:
+                    if exc.status != 403:
+                        raise
+                    await _change(admin, step, ids[step.ref])  # posted by the reporter's token of an earlier run
             except ApiError as exc:
                 if exc.status != 404:
                     raise
@@ -125,16 +135,16 @@ async def replay(
     demo = SCRIPTS[day]
     script = steps if steps is not None else demo.steps
     try:
-        async with ApiClient(base, admin_token, user_agent="plenary-demo") as admin:
-            tokens = await _set_up(admin, demo)
-        say(f"event {demo.event['id']}: {len(demo.sessions)} sessions, reporters {', '.join(demo.reporters)}")
         async with contextlib.AsyncExitStack() as stack:
+            admin = await stack.enter_async_context(ApiClient(base, admin_token, user_agent="plenary-demo"))
+            tokens = await _set_up(admin, demo)
+            say(f"event {demo.event['id']}: {len(demo.sessions)} sessions, reporters {', '.join(demo.reporters)}")
             reporters = {name: await stack.enter_async_context(ApiClient(base, token, user_agent="plenary-demo"))
                          for name, token in tokens.items()}  # fmt: skip
             for step, pause in zip(script, pauses(script, speed), strict=True):
                 await asyncio.sleep(pause)
                 try:
-                    await _play(reporters[step.reporter], step, ids, say)
+                    await _play(reporters[step.reporter], admin, step, ids, say)
                 except ApiError as exc:
                     raise DemoError(f"{type(step).__name__.lower()} {step.ref}: {exc.message}") from exc
     except ApiError as exc:

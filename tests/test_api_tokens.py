@@ -102,9 +102,14 @@ async def test_a_name_given_again_has_no_rights_over_the_old_tokens_updates(clie
     new = await make_token(client, "Drew")
     assert (await client.patch(f"{url}/{update['id']}", json={"text": "hijacked"}, headers=new)).status == 403
     assert (await client.delete(f"{url}/{update['id']}", headers=new)).status == 403
-    same_key = {**new, "Idempotency-Key": "k1"}
+    same_key = {**new, "Idempotency-Key": "k1"}  # Drew's outbox retrying with a rotated token: no second copy
     replay = await client.post(url, json={"text": "old Drew", "happened_at": AT}, headers=same_key)
-    assert replay.status == 201 and "Idempotent-Replayed" not in replay.headers  # the old token's key is not theirs
-    mine = await replay.json()
+    assert replay.status == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert (await replay.json())["id"] == update["id"]
+    assert (await client.patch(f"{url}/{update['id']}", json={"text": "hijacked"}, headers=new)).status == 403
+    fresh = await client.post(
+        url, json={"text": "new Drew", "happened_at": AT}, headers={**new, "Idempotency-Key": "k2"}
+    )
+    mine = await fresh.json()
     assert mine["id"] != update["id"] and mine["author"] == {"name": "Drew"}
     assert (await client.patch(f"{url}/{mine['id']}", json={"text": "mine"}, headers=new)).status == 200

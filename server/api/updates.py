@@ -100,7 +100,8 @@ async def create_update(request: web.Request) -> web.Response:
         record,
         day=event.local_day(happened),
         owner=who.id,
-        idempotency=(who.id, key, _fingerprint(body)) if key else None,
+        # Keys belong to the byline, not the token: a reporter whose token was rotated retries from the same outbox.
+        idempotency=(who.name, key, _fingerprint(body)) if key else None,
     )
     if created.created:
         metrics.POSTS.inc()
