@@ -9,7 +9,6 @@ from aiohttp import web
 from config.settings import Settings
 
 if TYPE_CHECKING:
-    from server.api.media import UploadLimiter
     from server.feed.hub import Hub
     from server.jobs import JobQueue
     from server.media_store import MediaStorage
@@ -22,4 +21,3 @@ REFLECTIONS: web.AppKey[Reflections] = web.AppKey("reflections")
 QUEUE: web.AppKey[JobQueue] = web.AppKey("queue")
 HUB: web.AppKey[Hub] = web.AppKey("hub")
 MEDIA: web.AppKey[MediaStorage] = web.AppKey("media")
-MEDIA_LIMITER: web.AppKey[UploadLimiter] = web.AppKey("media_limiter")

@@ -12,7 +12,17 @@ from server.auth import require
 from server.errors import NotFound
 from server.middleware import read_body
 from server.models import Event, ReflectionsPreview, Role, Session, UpdatePreview
-from server.pages import asset_url, base_url, json_script, load_event, not_found_page, path_day, render_page
+from server.pages import (
+    UPDATE_POLICY,
+    asset,
+    asset_url,
+    base_url,
+    json_script,
+    load_event,
+    not_found_page,
+    path_day,
+    render_page,
+)
 from server.pages.embed import snippet
 from server.params import SLUG
 from server.reflections_store import post_path
@@ -21,6 +31,9 @@ from server.render import BLOCK_ATTRIBUTES, BLOCK_TAGS, render_inline, render_ma
 __all__ = ["html_tree", "routes"]
 
 routes = web.RouteTableDef()
+
+#: The desks' own Trusted Types policy: it lets only the service worker's URL through (desk-common.js).
+DESK_POLICY = "plenary-desk"
 
 #: The editor's preview is limited to what render_markdown can produce (plus the rel nh3 adds to links).
 _TAGS = BLOCK_TAGS
@@ -113,7 +126,7 @@ def _page(request: web.Request, name: str, config: dict[str, Any], **fields: obj
         "config": json_script(config),
         **fields,
     }
-    response = render_page(request, name, context)
+    response = render_page(request, name, context, trusted_types=f"{UPDATE_POLICY} {DESK_POLICY}")
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
     return response
@@ -148,6 +161,16 @@ async def editor_desk(request: web.Request) -> web.Response:
     embed = {"embed_snippet": snippet(base_url(request), event.id), "embed_origins": origins}
     return _page(request, "editor.html", config, title=event.blog_title or event.title, event_title=event.title,
                  day=label, reader_url=f"/events/{event.id}", post_url=post_url, **embed)  # fmt: skip
+
+
+@routes.get("/desk/sw.js")
+async def service_worker(request: web.Request) -> web.Response:
+    """The desks' service worker, served under /desk/ so that its scope covers the desk pages."""
+    found = asset("sw.js")
+    if found is None:
+        raise NotFound("no service worker")
+    headers = {"Cache-Control": "no-cache", "Service-Worker-Allowed": "/desk/"}
+    return web.Response(body=found.body, content_type="text/javascript", charset="utf-8", headers=headers)
 
 
 @routes.get("/desk/whoami")

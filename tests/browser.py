@@ -108,13 +108,14 @@ def stage_photo(width: int = 480, height: int = 270) -> bytes:
 
 
 def new_page(browser: Browser, *, width: int = 1280, height: int = 900, dark: bool = False,
-             images: dict[str, bytes] | None = None, javascript: bool = True) -> tuple[Page, Watch]:  # fmt: skip
+             images: dict[str, bytes] | None = None, javascript: bool = True,
+             service_workers: bool = False) -> tuple[Page, Watch]:  # fmt: skip
     """A page in a fresh context that may only reach loopback; ``images`` maps IMAGES paths to PNG bytes."""
     context: BrowserContext = browser.new_context(
         viewport={"width": width, "height": height},
         java_script_enabled=javascript,
         color_scheme="dark" if dark else "light",
-        service_workers="block",
+        service_workers="allow" if service_workers else "block",
         locale="en-GB",
         reduced_motion="reduce",
     )

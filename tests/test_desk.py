@@ -29,7 +29,9 @@ async def test_desk_pages_carry_the_strict_csp_and_no_inline_code(client: Any) -
     for path, script in ((DESK, "reporter.js"), (EDITOR_DESK, "editor.js")):
         response = await client.get(path)
         assert response.status == 200, path
-        assert response.headers["Content-Security-Policy"] == pages.csp(f"{response.url.host}:{response.url.port}")
+        assert response.headers["Content-Security-Policy"] == pages.csp(
+            f"{response.url.host}:{response.url.port}", trusted_types="plenary-update plenary-desk"
+        )
         assert "require-trusted-types-for 'script'" in response.headers["Content-Security-Policy"]
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Referrer-Policy"] == "no-referrer"

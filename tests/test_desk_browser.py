@@ -264,6 +264,46 @@ def test_photo_from_the_phone_waits_offline_and_is_posted_once(browser: Browser,
     assert watch.problems() == []
 
 
+def test_desk_reloads_without_the_server_and_posts_once_when_it_is_back(
+    browser: Browser, live_server_factory: Callable[..., LiveServer]
+) -> None:
+    from playwright.sync_api import expect
+
+    server = live_server_factory()
+    blog = make_blog(server)
+    secret = token(blog.api, "Gill", "reporter")
+    url = f"{server.url}/desk/events/{EVENT_ID}"
+    desk, watch = open_desk(browser, url, secret, service_workers=True)
+    expect(desk.locator("#status")).to_have_text("Live")
+    kept = "async () => { const c = await caches.open('plenary-desk-v1'); const k = await c.keys();"
+    kept += " return k.map((r) => new URL(r.url).pathname); }"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        paths = desk.evaluate(kept)
+        if f"/desk/events/{EVENT_ID}" in paths and "/static/reporter.js" in paths and "/static/reader.js" in paths:
+            break
+        desk.wait_for_timeout(100)
+    else:
+        raise AssertionError(f"the shell was not kept: {paths}")
+    assert desk.evaluate("navigator.serviceWorker.controller !== null")
+    port = int(server.url.rsplit(":", 1)[1])
+    server.stop()  # the network is gone for the worker too: only its cache can answer
+    response = desk.reload()
+    assert response is not None and response.from_service_worker
+    expect(desk.locator("#desk")).to_be_visible()  # the shell opened offline, still signed in for the tab
+    desk.get_by_role("textbox", name=re.compile("^Update")).fill("Written with the server down")
+    desk.keyboard.press("Control+Enter")
+    expect(desk.locator("#outbox li[data-state='pending']")).to_have_count(1)
+    live_server_factory(port=port)  # back, on the same store
+    desk.wait_for_function("() => window.plenaryDesk !== undefined", timeout=15_000)
+    desk.evaluate("window.plenaryDesk.outbox.flush({ now: true })")  # as "Send now" (it may have gone already)
+    expect(desk.locator("#outbox li[data-state='sent']")).to_have_count(1, timeout=10_000)
+    desk.wait_for_timeout(500)  # nothing else goes out
+    assert [u["text"] for u in updates(blog.api)] == ["Written with the server down"]  # exactly once
+    problems = [p for p in watch.problems() if "the desk will not open offline" not in p]
+    assert problems == [], problems
+
+
 def test_another_origin_cannot_post_with_the_desk_sign_in(browser: Browser, blog: Blog) -> None:
     from playwright.sync_api import expect
 

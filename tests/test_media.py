@@ -160,6 +160,8 @@ async def test_who_may_upload_and_the_per_token_limit(
         assert (await client.post(MEDIA, data=form(small), headers=reporter)).status == 201
     limited = await client.post(MEDIA, data=form(small), headers=reporter)
     assert limited.status == 429 and 1 <= int(limited.headers["Retry-After"]) <= 60
+    other = await aiohttp_client(make_app(media_uploads_per_minute=2))  # another server process, same store
+    assert (await other.post(MEDIA, data=form(small), headers=reporter)).status == 429  # the limit is shared
     assert (await upload(client, form(small))).status == 201  # another token is not held back
 
 

@@ -156,6 +156,27 @@ export function signInFlow(auth, start, { role = "reporter" } = {}) {
   return show;
 }
 
+// --- the offline shell: a service worker keeps the desk's page and files (sw.js) ---
+
+const WORKER = "/desk/sw.js";
+
+/** Register the desk's service worker (the one Trusted Types policy lets only its URL through). */
+export function keepShellOffline() {
+  if (!("serviceWorker" in navigator)) return;
+  const policy = window.trustedTypes?.createPolicy("plenary-desk", {
+    createScriptURL: (url) => { if (url !== WORKER) throw new TypeError(`not the desk's worker: ${url}`); return url; },
+  });
+  navigator.serviceWorker.register(policy ? policy.createScriptURL(WORKER) : WORKER, { scope: "/desk/" })
+    .then(() => navigator.serviceWorker.ready)
+    .then((registration) => {
+      // What this page loaded: its scripts and styles, and the modules its script imports.
+      const loaded = [...document.querySelectorAll("script[src], link[rel=stylesheet]")].map((n) => n.src || n.href);
+      const modules = ["desk-common.js", "reader.js"].map((name) => new URL(`/static/${name}`, location.href).href);
+      registration.active?.postMessage({ type: "cache", urls: [location.href.split("#")[0], ...loaded, ...modules] });
+    })
+    .catch((err) => console.warn("plenary: the desk will not open offline", err));
+}
+
 // --- time zones: the event's zone, not the browser's ---
 
 function parts(date, timeZone) {

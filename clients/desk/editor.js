@@ -3,7 +3,7 @@
 // manage the day's sessions. The preview arrives as JSON nodes and is built with createElement, never parsed.
 
 import { clock, headline, renderUpdate } from "./reader.js";
-import { $, Auth, announcer, el, localParts, readConfig, signInFlow, zonedIso } from "./desk-common.js";
+import { $, Auth, announcer, el, localParts, readConfig, signInFlow, zonedIso, keepShellOffline } from "./desk-common.js";
 
 const config = readConfig();
 const ctx = { clock: clock(config.timezone), multiDay: config.multiDay, sessions: {} };
@@ -457,3 +457,4 @@ async function start() {
 }
 
 signInFlow(auth, start, { role: "editor" });
+keepShellOffline();

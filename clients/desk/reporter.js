@@ -5,7 +5,7 @@
 // photo gets the same URL: the server names photos by content), then the post goes out with its URL.
 
 import { LiveFeed, backoffDelay, clock, headline, renderUpdate } from "./reader.js";
-import { $, Auth, announcer, el, localParts, randomKey, readConfig, signInFlow } from "./desk-common.js";
+import { $, Auth, announcer, el, localParts, randomKey, readConfig, signInFlow, keepShellOffline } from "./desk-common.js";
 
 const MAX_TEXT = 10000;
 const BACKOFF_BASE_MS = 1000;
@@ -602,3 +602,4 @@ async function start(who) {
 }
 
 signInFlow(auth, start, { role: "reporter" });
+keepShellOffline();

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
-import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import BodyPartReader, web
@@ -13,19 +10,19 @@ from pydantic import BaseModel
 
 from server import media
 from server.api import Routes
-from server.appkeys import MEDIA, MEDIA_LIMITER, SETTINGS
+from server.appkeys import MEDIA, SETTINGS
 from server.auth import require
-from server.errors import BadRequest, Invalid, NotFound, RateLimited, TooLarge, UnsupportedMediaType
+from server.errors import BadRequest, Invalid, NotFound, TooLarge, UnsupportedMediaType
 from server.media_store import CONTENT_TYPES, DiskStorage
 from server.models import Role
 from server.pages import base_url
 from server.params import slug
+from server.ratelimit import LIMITER
 
 routes = Routes()
 #: The stored renditions, outside /api (not in the OpenAPI document).
 files = web.RouteTableDef()
 
-WINDOW_SECONDS = 60.0
 CHUNK = 1 << 16
 
 
@@ -39,34 +36,9 @@ class MediaCreated(BaseModel):
     srcset: str
 
 
-class UploadLimiter:
-    """At most ``per_minute`` uploads per token in any minute (per server process)."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self.clock = clock
-        self.recent: dict[str, deque[float]] = {}
-
-    def take(self, who: str) -> None:
-        """Count one upload by ``who``, or raise RateLimited with the seconds until the oldest one ages out."""
-        now = self.clock()
-        stamps = self.recent.setdefault(who, deque())
-        while stamps and now - stamps[0] >= WINDOW_SECONDS:
-            stamps.popleft()
-        if len(stamps) >= self.per_minute:
-            wait = max(1, math.ceil(WINDOW_SECONDS - (now - stamps[0])))
-            detail = f"at most {self.per_minute} photos a minute per token"
-            raise RateLimited(detail, headers={"Retry-After": str(wait)})
-        stamps.append(now)
-        for name in [n for n, s in self.recent.items() if not s or now - s[-1] >= WINDOW_SECONDS]:
-            del self.recent[name]  # keep the table as small as the last minute's uploaders
-
-
 async def media_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Photos under ``<data_dir>/media``; the upload limiter of this process."""
-    settings = app[SETTINGS]
-    app[MEDIA] = DiskStorage(settings.data_dir / "media")
-    app[MEDIA_LIMITER] = UploadLimiter(settings.media_uploads_per_minute)
+    """Photos under ``<data_dir>/media``."""
+    app[MEDIA] = DiskStorage(app[SETTINGS].data_dir / "media")
     yield
 
 
@@ -107,7 +79,8 @@ async def upload_media(request: web.Request) -> web.Response:
     event_id = slug(request, "event")
     who = await require(request, Role.REPORTER, event_id)
     settings = request.app[SETTINGS]
-    request.app[MEDIA_LIMITER].take(who.name)
+    per_minute = settings.media_uploads_per_minute  # a token bucket in Redis: the limit holds across processes
+    await request.app[LIMITER].take("media", who.name, per_minute / 60, per_minute)
     data = await _upload(request, settings.media_max_bytes)
     if not data:
         raise Invalid("file: empty", field="file")

@@ -7,11 +7,13 @@ import jinja2
 from aiohttp import web
 
 from server.pages import assets, atom, embed, post, reader, share
-from server.pages.assets import asset_url
+from server.pages.assets import asset, asset_url
 from server.pages.context import PHASE_LABELS, base_url, json_script, load_event, not_found_page, path_day, render_page
-from server.pages.headers import csp, page_response
+from server.pages.headers import UPDATE_POLICY, csp, page_response
 
 __all__ = [
+    "UPDATE_POLICY",
+    "asset",
     "asset_url",
     "base_url",
     "csp",

@@ -18,7 +18,7 @@ from server import codec
 from server.appkeys import SETTINGS, STORE
 from server.errors import NotFound
 from server.models import Event, Session
-from server.pages.headers import page_response
+from server.pages.headers import UPDATE_POLICY, page_response
 from server.params import SLUG
 
 # Characters XML 1.0 cannot carry at all, even escaped.
@@ -134,10 +134,11 @@ def render_page(
     *,
     status: int = 200,
     frame_ancestors: tuple[str, ...] = (),
+    trusted_types: str = UPDATE_POLICY,
 ) -> web.Response:
     """Template ``name`` (autoescaped) as an HTML page with the strict headers."""
     body = aiohttp_jinja2.render_string(name, request, context)
-    return page_response(request, body, status=status, frame_ancestors=frame_ancestors)
+    return page_response(request, body, status=status, frame_ancestors=frame_ancestors, trusted_types=trusted_types)
 
 
 def not_found_page(request: web.Request, detail: str) -> web.Response:

@@ -9,18 +9,26 @@ from aiohttp import web
 
 from server.appkeys import SETTINGS
 
-__all__ = ["csp", "page_response"]
+__all__ = ["UPDATE_POLICY", "csp", "page_response"]
 
+#: reader.js's one Trusted Types policy: it inserts update HTML the server sanitised.
+UPDATE_POLICY = "plenary-update"
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(?::\d{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](?::\d{1,5})?")
 
 
-def csp(host: str | None = None, frame_ancestors: Iterable[str] = (), media_origin: str = "") -> str:
+def csp(
+    host: str | None = None,
+    frame_ancestors: Iterable[str] = (),
+    media_origin: str = "",
+    trusted_types: str = UPDATE_POLICY,
+) -> str:
     """The Content-Security-Policy of every HTML page: no inline script or style, no plugins, no framing.
 
     ``host`` (the request's Host) adds explicit ws:// and wss:// sources for browsers whose 'self' does not
     cover WebSockets; anything that is not a plain host[:port] is ignored. ``frame_ancestors`` are the origins
-    allowed to frame the page (the embed only); without them no page can be framed. Images load over https only
-    (no http:, no data:), plus ``media_origin`` (the setting; it may be an http origin of one's own).
+    allowed to frame the page (the embed only); without them no page can be framed. Images load over https
+    only (no http:, no data:), plus ``media_origin`` (the setting; it may be an http origin of one's own).
+    ``trusted_types`` names the Trusted Types policies a page may create (reader.js's, and the desks' own).
     """
     images = "'self' https:" + (f" {media_origin}" if media_origin else "")
     connect = "'self'"
@@ -41,13 +49,18 @@ def csp(host: str | None = None, frame_ancestors: Iterable[str] = (), media_orig
             f"frame-ancestors {ancestors}",
             "object-src 'none'",
             "require-trusted-types-for 'script'",
-            "trusted-types plenary-update",  # reader.js's one policy: update HTML the server sanitised
+            f"trusted-types {trusted_types}",
         ]
     )
 
 
 def page_response(
-    request: web.Request, body: str, *, status: int = 200, frame_ancestors: tuple[str, ...] = ()
+    request: web.Request,
+    body: str,
+    *,
+    status: int = 200,
+    frame_ancestors: tuple[str, ...] = (),
+    trusted_types: str = UPDATE_POLICY,
 ) -> web.Response:
     """An HTML page with the strict CSP and the other headers pages carry (desk pages use this too).
 
@@ -55,7 +68,8 @@ def page_response(
     X-Frame-Options (which cannot name origins) and the opener policy (an embed has no opener to guard).
     """
     response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
-    response.headers["Content-Security-Policy"] = csp(request.host, frame_ancestors, request.app[SETTINGS].media_origin)
+    media_origin = request.app[SETTINGS].media_origin
+    response.headers["Content-Security-Policy"] = csp(request.host, frame_ancestors, media_origin, trusted_types)
     if not frame_ancestors:
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
