@@ -58,7 +58,7 @@ async def test_health_ready_and_metrics(client: Any) -> None:
 
 
 async def test_refusals_are_counted_by_route(aiohttp_client: Any, make_app: Callable[..., Any]) -> None:
-    client = await aiohttp_client(make_app(max_connections_per_address=1))
+    client = await aiohttp_client(make_app(max_connections_per_address=1, rate_limits=True))
     await make_event(client)
     route = "/ws/events/{event}"
     before = value(await scrape(client), "plenary_rate_limit_refusals_total", route=route)
@@ -110,7 +110,7 @@ async def test_json_logs_carry_the_request_id(client: Any) -> None:
     finally:
         logger.removeHandler(lines)
         logger.setLevel(level)
-    opened = [line for line in lines.lines if line["message"].startswith("ws open")]
+    opened = [line for line in lines.lines if line["message"].startswith("feed open")]
     assert opened and opened[0]["request_id"] == "req-42", lines.lines
     assert lines.lines[-1]["message"] == "outside any request" and "request_id" not in lines.lines[-1]
 
