@@ -102,6 +102,7 @@ class Stack:
     valkey: EmbeddedValkey | None = None
     redis_port: int = 0
     run_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="plenary-stack-")))
+    env: dict[str, str] = field(default_factory=dict)  # more PLENARY_* settings for the servers and the worker
 
     @property
     def url(self) -> str:
@@ -114,7 +115,7 @@ class Stack:
         return {**os.environ, "PLENARY_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
                 "PLENARY_ADMIN_TOKEN": self.admin_token, "PLENARY_PUBLIC_URL": self.url,
                 "PLENARY_TRUSTED_PROXIES": "127.0.0.1/32", "PLENARY_RUN_WORKER": "false",
-                "PLENARY_DATA_DIR": str(self.data_dir), **extra}  # fmt: skip
+                "PLENARY_DATA_DIR": str(self.data_dir), **self.env, **extra}  # fmt: skip
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
         log = self.run_dir / f"{name}.log"

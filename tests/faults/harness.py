@@ -60,10 +60,11 @@ class Cluster:
     servers: list[LiveServer] = field(default_factory=list)
 
     def env(self, redis_url: str | None = None, **extra: str) -> dict[str, str]:
+        """Rate limits off: every poster and reader is on 127.0.0.1, and the suite checks delivery, not limits."""
         return {"PLENARY_REDIS_URL": redis_url or self.valkey.tcp_url, "PLENARY_REDIS_PREFIX": self.prefix,
                 "PLENARY_ADMIN_TOKEN": ADMIN_TOKEN, "PLENARY_RUN_WORKER": "false",
                 "PLENARY_DATA_DIR": str(self.tmp), "PLENARY_KEEPALIVE_SECONDS": str(KEEPALIVE),
-                "PLENARY_FREEZE_HEAP": "false", **extra}  # fmt: skip
+                "PLENARY_FREEZE_HEAP": "false", "PLENARY_RATE_LIMITS": "false", **extra}  # fmt: skip
 
     def start_server(self, port: int | None = None, redis_url: str | None = None, timeout: float = 20.0,
                      **extra: str) -> LiveServer:  # fmt: skip
