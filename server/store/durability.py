@@ -39,6 +39,10 @@ def guard() -> Iterator[None]:
         yield
     except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
         raise StoreUnavailable(f"the store is unavailable: {exc.__class__.__name__}") from exc
+    except RuntimeError as exc:
+        if "closed" not in str(exc):  # uvloop's "unable to perform operation on <TCPTransport closed=True>"
+            raise
+        raise StoreUnavailable("the store is unavailable: its connection was reset") from exc
     except OutOfMemoryError as exc:
         raise StoreUnavailable("the store is out of memory: nothing was written", retry_after=10) from exc
     except ResponseError as exc:

@@ -56,9 +56,9 @@ async def workload(http: aiohttp.ClientSession, servers: list[LiveServer], ws: i
     return work
 
 
-def assert_held(report: Report, *, all_acked: bool = True, five_hundreds_allowed: bool = False) -> None:
+def assert_held(report: Report, *, all_acked: bool = True) -> None:
     assert report.clean, report
-    assert five_hundreds_allowed or report.unexpected_5xx == 0, report
+    assert report.unexpected_5xx == 0, report
     if all_acked:
         assert report.unacked == 0 and report.acked == report.final, report
 
@@ -138,7 +138,7 @@ async def test_redis_out_of_memory(cluster: Cluster, http: aiohttp.ClientSession
             await admin.aclose()
 
     report = await run("redis out of memory for 3 s", work, fault)
-    assert_held(report, five_hundreds_allowed=True)  # test_out_of_memory_answers_503 is the 5xx promise
+    assert_held(report)
 
 
 async def test_redis_starting_after_the_servers(cluster: Cluster, http: aiohttp.ClientSession) -> None:
@@ -183,7 +183,7 @@ async def test_proxy_between_servers_and_redis_adds_latency_resets_and_cuts(
 
         report = await run("proxy: 50 ms latency, 3 resets, 3 cuts", work, fault, per_poster=50)
         assert resets and cuts, (resets, cuts)
-        assert_held(report, five_hundreds_allowed=True)  # test_reset_store_connections_answer_503: the 5xx promise
+        assert_held(report)
     finally:
         await proxy.close()
 
@@ -312,7 +312,6 @@ async def timed_posts(http: aiohttp.ClientSession, server: LiveServer, headers: 
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="store bug (issue 13 item 5): Redis OOM is a 500, not 503 + Retry-After")
 async def test_out_of_memory_answers_503(cluster: Cluster, http: aiohttp.ClientSession) -> None:
     servers = await start_servers(cluster, 1)
     headers = await setup_event(http, servers[0].url)
@@ -327,11 +326,6 @@ async def test_out_of_memory_answers_503(cluster: Cluster, http: aiohttp.ClientS
     assert all(status == 503 and retry_after for status, _, retry_after in answers), answers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store bug (issue 13 item 5): with Redis stopped a post answers 503 after "
-    "twice redis_timeout (the command is retried once), not within redis_timeout",
-)
 async def test_stalled_redis_answers_within_redis_timeout(cluster: Cluster, http: aiohttp.ClientSession) -> None:
     """With Redis stopped, posts answer 503 within redis_timeout (1 s here) and /readyz within 1 s."""
     servers = await start_servers(cluster, 1, PLENARY_REDIS_TIMEOUT="1.0")
@@ -349,12 +343,6 @@ async def test_stalled_redis_answers_within_redis_timeout(cluster: Cluster, http
     assert ready[0] == 503 and ready[1] < 1.0 + slack, ready
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store bug: after the store connection is reset, a command on the dead pooled "
-    "connection raises uvloop's RuntimeError (transport closed), which server/store does not map to "
-    "StoreUnavailable: 500 instead of 503",
-)
 async def test_reset_store_connections_answer_503(cluster: Cluster, http: aiohttp.ClientSession) -> None:
     proxy = Proxy("127.0.0.1", cluster.valkey.port)
     port = await proxy.start()
