@@ -280,11 +280,6 @@ class Settings(BaseSettings):
         ge=20,
         description="Word budget for one session's prose in the reflections post.",
     )
-    publisher: str = Field(
-        "",
-        max_length=200,
-        description="Publisher named in the reflections post's JSON-LD; empty: none.",
-    )
     processes: int = Field(1, ge=1, description="Server processes started by `plenary serve` (SO_REUSEPORT).")
 
     @classmethod

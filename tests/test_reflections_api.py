@@ -37,7 +37,7 @@ async def _wait_for_draft(http: aiohttp.ClientSession, url: str, *, version: int
 async def test_editor_compiles_edits_and_publishes(live_server_factory: Callable[..., LiveServer],
                                                   http: aiohttp.ClientSession, store_url: str,
                                                   prefix: str) -> None:  # fmt: skip
-    server = live_server_factory(PLENARY_RUN_WORKER="true", PLENARY_PUBLISHER="Public Service Weekly")
+    server = live_server_factory(PLENARY_RUN_WORKER="true", PLENARY_PUBLISHER_NAME="Public Service Weekly")
     ids = await replay(server.url, ADMIN_TOKEN)
     url = server.url + POST
     async with http.get(url, headers=ADMIN) as before:

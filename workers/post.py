@@ -200,12 +200,11 @@ def blog_posting(
     url: str | None = None,
     mentions: Sequence[Person] = (),
     images: Sequence[Figure] = (),
-    publisher: str | None = None,
 ) -> dict[str, object]:
     """Schema.org ``BlogPosting`` JSON-LD for the post, ``about`` the event; dates only when given.
 
     ``mentions`` are the speakers (a ``Person`` with ``jobTitle`` and ``affiliation``), ``images`` the day's
-    photos (``ImageObject`` with caption), ``publisher`` an ``Organization``; each only when given.
+    photos (``ImageObject`` with caption); each only when given (the page adds the publisher).
 
     The caller must escape ``</`` when embedding the JSON in a ``<script>`` element.
     """
@@ -231,8 +230,6 @@ def blog_posting(
         doc["image"] = [
             {"@type": "ImageObject", "url": f.url, **({"caption": f.caption} if f.caption else {})} for f in images
         ]
-    if publisher:
-        doc["publisher"] = {"@type": "Organization", "name": publisher}
     return doc
 
 
@@ -255,7 +252,6 @@ def make_draft(
     merged: Sequence[dict[str, object]] = (),
     dropped: Sequence[dict[str, object]] = (),
     mentions: Sequence[Person] = (),
-    publisher: str | None = None,
 ) -> Draft:
     """Assemble the draft: Markdown, its HTML, JSON-LD, the sources of every traced block, what was left out."""
     markdown = to_markdown(blocks)
@@ -264,7 +260,7 @@ def make_draft(
         title=title,
         markdown=markdown,
         html=markdown_to_html(markdown),
-        jsonld=blog_posting(title, authors, event, mentions=mentions, publisher=publisher, images=figures),
+        jsonld=blog_posting(title, authors, event, mentions=mentions, images=figures),
         sources={b.id: list(b.sources) for b in blocks if b.sources},
         authors=list(authors),
         day=day,

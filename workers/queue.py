@@ -85,8 +85,7 @@ async def compile_now(store: Store, settings: Settings, event_id: str, day: dt.d
     event = await store.get_event(event_id)
     sessions = await store.list_sessions(event_id)
     entries = [LogEntry(e.seq, e.type, e.data) async for e in store.iter_log(event_id)]
-    return compile_day(event, sessions, entries, day, word_budget=settings.session_word_budget,
-                       publisher=settings.publisher or None)  # fmt: skip
+    return compile_day(event, sessions, entries, day, word_budget=settings.session_word_budget)
 
 
 def _reflections(ctx: dict[str, Any]) -> Reflections:

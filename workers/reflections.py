@@ -333,7 +333,6 @@ def compile_day(
     day: dt.date,
     *,
     word_budget: int = 220,
-    publisher: str | None = None,
 ) -> Draft:
     """Compile the reflections draft for ``day`` of ``event`` from its log (the rules: docs/reflections.md).
 
@@ -409,7 +408,7 @@ def compile_day(
     speaking = {p.name.casefold() for s in running if s.id in grouped for p in (*s.speakers, *s.hosts)}
     mentions = [p for p in people if p.name.casefold() in speaking]
     return make_draft(post_title(event, day), writer.blocks, authors, event, day, merged=merged, dropped=dropped,
-                      mentions=mentions, publisher=publisher)  # fmt: skip
+                      mentions=mentions)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
 from aiohttp import web
 from markupsafe import Markup
 
 from server.appkeys import REFLECTIONS, SETTINGS
 from server.pages.context import base_url, day_label, find_event, not_found_page, parse_time, path_day, render_page
-from server.pages.share import open_graph
+from server.pages.share import open_graph, publisher
 from server.reflections_store import post_path
 
 routes = web.RouteTableDef()
+
+
+def _post_jsonld(stored: Mapping[str, Any], published: dt.datetime, canonical: str,
+                 by: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """The compiled BlogPosting with the publication's dates (published, last modified), address and publisher."""
+    moment = published.isoformat()
+    return {**stored, "datePublished": moment, "dateModified": moment, "url": canonical, "publisher": dict(by)}
 
 
 @routes.get("/events/{event}/days/{date}/reflections")
@@ -27,8 +38,7 @@ async def reflections_page(request: web.Request) -> web.Response:
         return not_found_page(request, f"The reflections for {day_label(day)} are not published yet.")
     canonical = base_url(request) + post_path(event.id, day)
     moment = parse_time(published["published_at"])
-    jsonld = {**published["jsonld"], "datePublished": moment.isoformat(), "dateModified": moment.isoformat(),
-              "url": canonical}  # fmt: skip
+    jsonld = _post_jsonld(published["jsonld"], moment, canonical, publisher(request.app[SETTINGS], event))
     title = str(published["title"] or f"Reflections, {day_label(day)}")
     description = f"{event.title}: the reflections post of {day_label(day)}."
     og = open_graph(request.app[SETTINGS], event, title=title, description=description, url=canonical)
