@@ -192,6 +192,17 @@ def token_revoke(**params: Any) -> int:
     return _remote(commands.cmd_token_revoke)(**params)
 
 
+@cli.group(help="maintain the store")
+def store() -> None:
+    pass
+
+
+@store.command("migrate", help="move data stored by Plenary 0.1.0 to the current key names (safe to run again)")
+@_store_flags
+def store_migrate(**params: Any) -> int:
+    return _remote(commands.cmd_store_migrate)(**params)
+
+
 @cli.group(help="create, show or list events")
 def event() -> None:
     pass

@@ -355,6 +355,36 @@ def cmd_token_revoke(args: Args) -> int:
     return EXIT_OK
 
 
+def cmd_store_migrate(args: Args) -> int:
+    found = _store_url(args)
+    if found is None:
+        raise UsageError("no store: pass --redis-url, or run this where `plenary serve` keeps its data (--data-dir)")
+    url, settings = found
+    if settings.redis_cluster:
+        raise UsageError("redis_cluster is set; Plenary 0.1.0 never ran on a Redis Cluster: nothing to migrate")
+
+    async def work() -> int:
+        from server.store import Store
+        from server.store.migrate import ClusterRefused, migrate
+
+        store = await Store.from_settings(settings, url)
+        try:
+            moved, kept = await migrate(store.client, settings.redis_prefix)
+        except ClusterRefused as exc:
+            raise UsageError(str(exc)) from exc
+        finally:
+            await store.aclose()
+        for kind, count in sorted(moved.items()):
+            print(f"{kind}: {count}")
+        if not moved:
+            print(f"no Plenary 0.1.0 keys under the prefix {settings.redis_prefix!r}: nothing to do")
+        for problem in kept:
+            print(f"plenary: {problem}", file=sys.stderr)
+        return EXIT_FAILED if kept else EXIT_OK
+
+    return _run(work)
+
+
 # --- events and agenda --------------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from server.openapi import OPERATIONS
 from server.ratelimit import limiter_ctx, ratelimit_middleware
 from server.reflections_store import Reflections
 from server.store import Durability, Store
+from server.store.migrate import has_old_data
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,25 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         logger.warning("WARNING: %s", message)
     else:
         logger.info("store durability: %s", durability)
+    await _warn_old_data(store, settings)
     yield
     await store.aclose()
+
+
+async def _warn_old_data(store: Store, settings: Settings) -> None:
+    """Say so when Plenary 0.1.0's data is still under its old key names: this version does not read it until
+    `plenary store migrate` moves it (not done here: several processes start at once, and an operator should
+    choose when their data is rewritten)."""
+    if settings.redis_cluster:
+        return  # 0.1.0 never ran on a cluster
+    try:
+        found = await has_old_data(store.client, settings.redis_prefix)
+    except Exception:  # unreachable: already said above
+        return
+    if found:
+        logger.warning("WARNING: data stored by Plenary 0.1.0 is under the prefix %r and is not read by this "
+                       "version: run `plenary store migrate` with the same settings (it keeps every record, and "
+                       "is safe to run again)", settings.redis_prefix)  # fmt: skip
 
 
 def create_app(settings: Settings) -> web.Application:
