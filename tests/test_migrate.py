@@ -141,3 +141,27 @@ async def _in_thread(work: Any) -> Any:
     import asyncio
 
     return await asyncio.to_thread(work)
+
+
+async def test_an_interrupted_migration_run_again_keeps_every_record_and_token(
+    client: Any, store_url: str, prefix: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped after the tokens, one update and the log had moved (a server of this version running all along):
+    the second run finishes the rest, and the ids the first run gave the tokens still own their updates."""
+    from server.store.migrate import _Migration
+
+    async with aioredis.Redis.from_url(store_url) as r:
+        seqs = await seed_010(r, prefix)
+        first = _Migration(r, prefix)
+        owners = await first.tokens()
+        await first.event_key(f"{prefix}:ev:{EV}:u:aaaa000000000001", EV, "u:aaaa000000000001", owners)
+        await first.event_key(f"{prefix}:ev:{EV}:log", EV, "log", owners)
+        code, out = await _in_thread(lambda: _migrate(capsys, store_url, prefix, monkeypatch))
+        assert code == 0, out
+        assert not await r.exists(f"{prefix}:events")
+    listed = (await (await client.get(f"/api/events/{EV}/updates")).json())["updates"]
+    assert [(u["id"], u["seq"]) for u in listed] == list(seqs.items())
+    alice = {"Authorization": f"Bearer {REPORTER_TOKEN}"}
+    own = await client.patch(f"/api/events/{EV}/updates/aaaa000000000001", json={"text": "Doors shut"},
+                             headers=alice)  # fmt: skip
+    assert own.status == 200, await own.text()
