@@ -165,3 +165,21 @@ async def test_an_interrupted_migration_run_again_keeps_every_record_and_token(
     own = await client.patch(f"/api/events/{EV}/updates/aaaa000000000001", json={"text": "Doors shut"},
                              headers=alice)  # fmt: skip
     assert own.status == 200, await own.text()
+
+
+async def test_a_name_given_to_a_new_token_meanwhile_gets_no_rights_over_the_old_updates(
+    client: Any, store_url: str, prefix: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with aioredis.Redis.from_url(store_url) as r:
+        await seed_010(r, prefix)
+        made = await client.post("/api/tokens", json={"name": "Alice", "role": "reporter", "events": [EV]},
+                                 headers=ADMIN)  # fmt: skip
+        assert made.status == 201
+        code, out = await _in_thread(lambda: _migrate(capsys, store_url, prefix, monkeypatch))
+        assert code == 1 and "token 'Alice': kept" in out, out
+        assert await r.hexists(f"{prefix}:tokens", "Alice")  # the 0.1.0 token is kept, not overwritten
+        assert await r.exists(f"{prefix}:token:{digest(REPORTER_TOKEN)}")
+    new_alice = {"Authorization": f"Bearer {(await made.json())['token']}"}
+    taken = await client.patch(f"/api/events/{EV}/updates/aaaa000000000001", json={"text": "mine"},
+                               headers=new_alice)  # fmt: skip
+    assert taken.status == 403

@@ -58,6 +58,7 @@ class _Migration:
         self.keys = Keys(prefix)
         self.moved: Counter[str] = Counter()
         self.problems: list[str] = []
+        self.kept_digests: set[str] = set()  # of tokens left under the old names
 
     async def move(self, old: str, new: str, kind: str) -> None:
         """Rename ``old`` to ``new``; when ``new`` exists already (an earlier, interrupted run, or the new server
@@ -85,15 +86,20 @@ class _Migration:
     async def tokens(self) -> dict[str, str]:
         """Move every token, giving it an id; returns token name -> id for the updates' owners."""
         old_tokens = _old(self.prefix, "tokens")
+        taken: set[str] = set()
         for name, raw in (await self.client.hgetall(old_tokens)).items():
+            digest = codec.unpack(raw)["hash"]
             current = await self.client.hget(self.keys.tokens(), name)
             if current is None:
                 record = codec.unpack(raw)
                 record.setdefault("id", secrets.token_hex(8))
-                current = codec.pack(record)
-                await self.client.hsetnx(self.keys.tokens(), name, current)
+                await self.client.hsetnx(self.keys.tokens(), name, codec.pack(record))
                 current = await self.client.hget(self.keys.tokens(), name)
-            digest = codec.unpack(current)["hash"]
+            if codec.unpack(current)["hash"] != digest:  # the name was given to a new token meanwhile
+                self.problems.append(f"token {name.decode()!r}: kept under {old_tokens}, a new token has its name")
+                taken.add(name.decode())
+                self.kept_digests.add(digest)
+                continue
             await self.client.set(self.keys.token_by_digest(digest), current, nx=True)
             await self.client.delete(_old(self.prefix, f"token:{digest}"))
             await self.client.hdel(old_tokens, name)
@@ -101,6 +107,8 @@ class _Migration:
         owners = {"admin": "admin"}  # the configured admin token acts as id "admin"
         for name, raw in (await self.client.hgetall(self.keys.tokens())).items():
             owners[name.decode()] = str(codec.unpack(raw)["id"])
+        for name in taken:  # its 0.1.0 updates are not the new token's: editors only
+            owners.pop(name)
         return owners
 
     async def update(self, old: str, event: str, update_id: str, owners: dict[str, str]) -> None:
@@ -146,7 +154,7 @@ class _Migration:
             rest = key[start:]
             if found := _EVENT_KEY.fullmatch(rest):
                 await self.event_key(key, found["event"], found["rest"], owners)
-            elif rest.startswith("token:"):  # no name refers to it any more (revoked): nothing to move
+            elif rest.startswith("token:") and rest[6:] not in self.kept_digests:  # its name was revoked
                 await self.drop(key, "orphan token digests")
             elif rest.startswith("idem:"):
                 await self.drop(key, "idempotency keys")
