@@ -22,7 +22,7 @@ from server.openapi import OPERATIONS
 from server.ratelimit import limiter_ctx, ratelimit_middleware
 from server.reflections_store import Reflections
 from server.store import Durability, Store
-from server.store.migrate import has_old_data
+from server.store.migrate import has_old_data, migrate
 
 logger = logging.getLogger(__name__)
 
@@ -54,25 +54,32 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         logger.warning("WARNING: %s", message)
     else:
         logger.info("store durability: %s", durability)
-    await _warn_old_data(store, settings)
+    await _migrate_old_data(store, settings)
     yield
     await store.aclose()
 
 
-async def _warn_old_data(store: Store, settings: Settings) -> None:
-    """Say so when Plenary 0.1.0's data is still under its old key names: this version does not read it until
-    `plenary store migrate` moves it (not done here: several processes start at once, and an operator should
-    choose when their data is rewritten)."""
+async def _migrate_old_data(store: Store, settings: Settings) -> None:
+    """Move data Plenary 0.1.0 left under its old key names before serving, so an upgrade shows every event,
+    update and token at once. Safe with several processes starting together (each key moves whole, once; the
+    others find it gone) and before this version wrote anything (so nothing new has to be merged with it);
+    what cannot be moved stays where it is and is named, with the command that retries it."""
     if settings.redis_cluster:
         return  # 0.1.0 never ran on a cluster
     try:
-        found = await has_old_data(store.client, settings.redis_prefix)
-    except Exception:  # unreachable: already said above
+        if not await has_old_data(store.client, settings.redis_prefix):
+            return
+        logger.warning("data stored by Plenary 0.1.0 found under the prefix %r: moving it to this version's names",
+                       settings.redis_prefix)  # fmt: skip
+        moved, kept = await migrate(store.client, settings.redis_prefix)
+    except Exception as exc:
+        logger.warning("WARNING: Plenary 0.1.0 data under the prefix %r was not moved (%s: %s) and is not read "
+                       "by this version: run `plenary store migrate` with the same settings",
+                       settings.redis_prefix, type(exc).__name__, exc)  # fmt: skip
         return
-    if found:
-        logger.warning("WARNING: data stored by Plenary 0.1.0 is under the prefix %r and is not read by this "
-                       "version: run `plenary store migrate` with the same settings (it keeps every record, and "
-                       "is safe to run again)", settings.redis_prefix)  # fmt: skip
+    logger.warning("moved Plenary 0.1.0 data: %s", ", ".join(f"{kind} {n}" for kind, n in sorted(moved.items())))
+    for problem in kept:
+        logger.warning("WARNING: not moved: %s (see `plenary store migrate`)", problem)
 
 
 def create_app(settings: Settings) -> web.Application:

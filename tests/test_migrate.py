@@ -76,14 +76,10 @@ def _migrate(capsys: pytest.CaptureFixture[str], store_url: str, prefix: str,
 
 async def test_010_data_is_read_edited_and_followed_after_migrate(
     aiohttp_client: Any, make_app: Any, store_url: str, prefix: str, capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     async with aioredis.Redis.from_url(store_url) as r:
         seqs = await seed_010(r, prefix)
-        with caplog.at_level(logging.WARNING):
-            await aiohttp_client(make_app())  # a server of this version, started on 0.1.0's data
-        assert "plenary store migrate" in caplog.text  # serve says what to run
-
         code, out = await _in_thread(lambda: _migrate(capsys, store_url, prefix, monkeypatch))
         assert code == 0, out
         assert "updates: 3" in out and "tokens: 1" in out and "logs: 1" in out
@@ -126,6 +122,21 @@ async def test_010_data_is_read_edited_and_followed_after_migrate(
     assert (await client.delete("/api/tokens/Alice", headers=ADMIN)).status == 204  # found by name, and by digest:
     revoked = await client.patch(f"/api/events/{EV}/updates/aaaa000000000003", json={"text": "x"}, headers=alice)
     assert revoked.status == 401
+
+
+async def test_serve_moves_010_data_before_serving(aiohttp_client: Any, make_app: Any, store_url: str,
+                                                   prefix: str, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    async with aioredis.Redis.from_url(store_url) as r:
+        seqs = await seed_010(r, prefix)
+    with caplog.at_level(logging.WARNING):
+        client = await aiohttp_client(make_app())  # this version started on 0.1.0's data
+    assert "moved Plenary 0.1.0 data" in caplog.text and "updates 3" in caplog.text
+    listed = (await (await client.get(f"/api/events/{EV}/updates")).json())["updates"]
+    assert [(u["id"], u["seq"]) for u in listed] == list(seqs.items())
+    alice = {"Authorization": f"Bearer {REPORTER_TOKEN}"}
+    own = await client.patch(f"/api/events/{EV}/updates/aaaa000000000001", json={"text": "Doors shut"},
+                             headers=alice)  # fmt: skip
+    assert own.status == 200, await own.text()
 
 
 async def test_migrate_refuses_a_cluster(store_url: str, prefix: str, capsys: pytest.CaptureFixture[str],

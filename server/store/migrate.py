@@ -1,4 +1,5 @@
-"""Move the data Plenary 0.1.0 stored under its key names to the current ones (`plenary store migrate`).
+"""Move the data Plenary 0.1.0 stored under its key names to the current ones (`plenary store migrate`, and
+`plenary serve` before it serves).
 
 0.1.0 ran on one Redis node only, so every move is a RENAMENX or a write on that node. Each key is moved whole or
 not at all, and an old key is deleted only once its data is under the new name: interrupting and running again
@@ -14,6 +15,8 @@ import re
 import secrets
 from collections import Counter
 from typing import Any
+
+from redis.exceptions import ResponseError
 
 from server import codec
 from server.store.keys import Keys
@@ -66,7 +69,13 @@ class _Migration:
         kind_of = (await self.client.type(old)).decode()
         if kind_of == "none":
             return
-        if await self.client.renamenx(old, new):
+        try:
+            renamed = await self.client.renamenx(old, new)
+        except ResponseError as exc:  # another process moved it since (several servers start at once)
+            if "no such key" in str(exc).lower():
+                return
+            raise
+        if renamed:
             self.moved[kind] += 1
             return
         if kind_of == "hash":
