@@ -20,6 +20,7 @@ from redis.exceptions import ResponseError
 
 from server import codec
 from server.store.keys import Keys
+from server.store.scripts import source
 
 __all__ = ["ClusterRefused", "has_old_data", "migrate"]
 
@@ -96,23 +97,18 @@ class _Migration:
         """Move every token, giving it an id; returns token name -> id for the updates' owners."""
         old_tokens = _old(self.prefix, "tokens")
         taken: set[str] = set()
+        move = self.client.register_script(source("migrate_token"))
+        prefixes = [_old(self.prefix, "token:"), self.keys.token_by_digest("")]
         for name, raw in (await self.client.hgetall(old_tokens)).items():
-            digest = codec.unpack(raw)["hash"]
-            current = await self.client.hget(self.keys.tokens(), name)
-            if current is None:
-                record = codec.unpack(raw)
-                record.setdefault("id", secrets.token_hex(8))
-                await self.client.hsetnx(self.keys.tokens(), name, codec.pack(record))
-                current = await self.client.hget(self.keys.tokens(), name)
-            if codec.unpack(current)["hash"] != digest:  # the name was given to a new token meanwhile
+            record = codec.unpack(raw)
+            record.setdefault("id", secrets.token_hex(8))
+            result = await move(keys=[old_tokens, self.keys.tokens()], args=[name, codec.pack(record), *prefixes])
+            if result[0] == b"taken":  # the name was given to a new token meanwhile
                 self.problems.append(f"token {name.decode()!r}: kept under {old_tokens}, a new token has its name")
                 taken.add(name.decode())
-                self.kept_digests.add(digest)
-                continue
-            await self.client.set(self.keys.token_by_digest(digest), current, nx=True)
-            await self.client.delete(_old(self.prefix, f"token:{digest}"))
-            await self.client.hdel(old_tokens, name)
-            self.moved["tokens"] += 1
+                self.kept_digests.add(result[1].decode())
+            elif result[0] == b"ok":
+                self.moved["tokens"] += 1
         owners = {"admin": "admin"}  # the configured admin token acts as id "admin"
         for name, raw in (await self.client.hgetall(self.keys.tokens())).items():
             owners[name.decode()] = str(codec.unpack(raw)["id"])
@@ -122,13 +118,12 @@ class _Migration:
 
     async def update(self, old: str, event: str, update_id: str, owners: dict[str, str]) -> None:
         """Move one update's record, adding its owner beside it."""
-        new = self.keys.update(event, update_id)
         fields = await self.client.hgetall(old)
-        if fields and not await self.client.exists(new):
+        if fields:
             author = str(codec.unpack(fields[b"d"]).get("author", {}).get("name", ""))
-            await self.client.hset(new, mapping={**fields, b"owner": owners.get(author, "")})
-        await self.client.delete(old)
-        self.moved["updates"] += 1
+            move = self.client.register_script(source("migrate_update"))
+            if await move(keys=[old, self.keys.update(event, update_id)], args=[owners.get(author, "")]):
+                self.moved["updates"] += 1
 
     async def event_key(self, key: str, event: str, rest: str, owners: dict[str, str]) -> None:
         k = self.keys
