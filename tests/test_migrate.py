@@ -59,6 +59,11 @@ async def seed_010(r: Any, p: str) -> dict[str, str]:
             edited = codec.pack({**record, "version": 2, "text": "Keynote starts late"})  # _EDIT
             await r.xadd(log, {"t": "edit", "d": edited})
             await r.hset(f"{p}:ev:{EV}:u:{update_id}", mapping={"v": "2", "d": edited})
+    await r.hset(f"{p}:ev:{EV}:refl:2011-10-10", mapping={  # saved, then published (reflections_publish)
+        "version": "2", "status": "published", "edited": "1", "title": "Day 1 Reflections", "markdown": "Day one.",
+        "html": "<p>Day one.</p>", "jsonld": "{}", "sources": "{}", "compiled_at": "2011-10-10T18:00:00Z",
+        "pub_title": "Day 1 Reflections", "pub_html": "<p>Day one.</p>", "pub_jsonld": "{}",
+        "published_at": "2011-10-10T18:05:00Z"})  # fmt: skip
     await r.hset(f"{p}:idem:{EV}:Alice:k1", mapping={"fp": "x", "seq": seqs["aaaa000000000001"], "id": "a"})
     await r.hset(f"{p}:ev:{EV}:readers", "proc1", 3)
     await r.set(f"{p}:proc:proc1:alive", 1, ex=60)
@@ -82,7 +87,7 @@ async def test_010_data_is_read_edited_and_followed_after_migrate(
         seqs = await seed_010(r, prefix)
         code, out = await _in_thread(lambda: _migrate(capsys, store_url, prefix, monkeypatch))
         assert code == 0, out
-        assert "updates: 3" in out and "tokens: 1" in out and "logs: 1" in out
+        assert "updates: 3" in out and "tokens: 1" in out and "logs: 1" in out and "reflections posts: 1" in out
         assert not [k async for k in r.scan_iter(match=f"{prefix}:ev:{EV}:*")]  # nothing left under old names
         assert not await r.exists(f"{prefix}:events", f"{prefix}:tokens", f"{prefix}:token:{digest(REPORTER_TOKEN)}")
 
@@ -100,6 +105,11 @@ async def test_010_data_is_read_edited_and_followed_after_migrate(
     assert listed[2]["text"] == "Keynote starts late" and listed[2]["version"] == 2
     of_session = (await (await client.get(f"/api/events/{EV}/updates?session=keynote")).json())["updates"]
     assert len(of_session) == 3
+
+    post = await client.get(f"/api/events/{EV}/days/2011-10-10/reflections", headers=ADMIN)
+    assert (await post.json())["markdown"] == "Day one."  # the draft editors work on
+    page = await client.get(f"/events/{EV}/days/2011-10-10/reflections")
+    assert page.status == 200 and "Day one." in await page.text()  # the published post
 
     alice = {"Authorization": f"Bearer {REPORTER_TOKEN}"}
     own = await client.patch(f"/api/events/{EV}/updates/aaaa000000000003", json={"text": "Keynote over"},
