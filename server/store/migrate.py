@@ -56,6 +56,8 @@ async def _scan(client: Any, prefix: str) -> list[str]:
 
 
 class _Migration:
+    """One run: what it moved (by kind), and what it had to leave under the old names and why."""
+
     def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
