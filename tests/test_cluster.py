@@ -1,22 +1,28 @@
 """Redis Cluster: three primaries formed from the bundled valkey-server; each event's scripts stay in one slot
-and announce with SPUBLISH on the event's shard channel."""
+and announce with SPUBLISH on the event's shard channel; live readers follow each event on its shard."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 import redis
+from aiohttp import web
 from redis.crc import key_slot
 
 from config.settings import Settings
 from server.embedded import EmbeddedValkey
 from server.models import Event, Role, Session, TokenInfo
 from server.store import Keys, Store
+from tests.conftest import ADMIN, EVENT
 
 SLOTS = 16384
 DAY = dt.date(2026, 5, 4)
@@ -80,12 +86,12 @@ async def store(cluster: list[int], settings: Settings) -> AsyncIterator[Store]:
     await store.aclose()
 
 
-def _event_on_each_shard() -> list[str]:
+def _event_on_each_shard(prefix: str = "conf") -> list[str]:
     """One event id whose slot falls in each primary's third."""
     found: dict[int, str] = {}
     n = 0
     while len(found) < 3:
-        event = f"conf-{n}"
+        event = f"{prefix}-{n}"
         found.setdefault(key_slot(event.encode()) * 3 // SLOTS, event)
         n += 1
     return [found[i] for i in range(3)]
@@ -139,3 +145,56 @@ async def test_posts_to_events_on_every_shard(store: Store) -> None:
     await store.put_reader_counts("proc-1", dict.fromkeys(events, 3), 60)
     assert [await store.reader_counts(e) for e in events] == [{"proc-1": 3}] * 3
     assert await store.revoke_token("Ana")
+
+
+async def _texts(ws: aiohttp.ClientWebSocketResponse, n: int) -> list[tuple[str, str]]:
+    """The next ``n`` messages' (seq, text)."""
+    got = []
+    async with asyncio.timeout(10):
+        while len(got) < n:
+            message = json.loads((await ws.receive()).data)
+            got.append((message["seq"], message["data"]["text"]))
+    return got
+
+
+async def test_readers_on_every_shard_get_their_events_posts(
+    cluster: list[int], aiohttp_client: Any, make_app: Callable[..., web.Application]
+) -> None:
+    """Two events per primary (different slots on one shard connection): each reader gets exactly its event's
+    posts, in order, while posts to all six interleave; a reader resuming with after gets exactly the rest."""
+    app = make_app(redis_url=f"redis://127.0.0.1:{cluster[2]}", redis_cluster=True)
+    client = await aiohttp_client(app)
+    events = [*_event_on_each_shard("conf"), *_event_on_each_shard("talk")]
+    for event in events:
+        response = await client.post("/api/events", json={**EVENT, "id": event}, headers=ADMIN)
+        assert response.status == 201, await response.text()
+    response = await client.post("/api/tokens", json={"name": "Ana", "role": "reporter", "events": events},
+                                 headers=ADMIN)  # fmt: skip
+    headers = {"Authorization": f"Bearer {(await response.json())['token']}"}
+
+    async def post(event: str, text: str) -> tuple[str, str]:
+        response = await client.post(f"/api/events/{event}/updates", headers=headers,
+                                     json={"text": text, "happened_at": "2011-10-10T10:00:00+01:00"})  # fmt: skip
+        assert response.status == 201, await response.text()
+        return (await response.json())["seq"], text
+
+    readers = [await client.ws_connect(f"/ws/events/{event}") for event in events]
+    try:
+        posted: dict[str, list[tuple[str, str]]] = {event: [] for event in events}
+        for i in range(4):
+            for event in events:
+                posted[event].append(await post(event, f"{event} {i}"))
+        for event, ws in zip(events, readers, strict=True):
+            assert await _texts(ws, 4) == posted[event]
+        marks = {event: await post(event, f"{event} mark") for event in events}
+        for event, ws in zip(events, readers, strict=True):
+            assert await _texts(ws, 1) == [marks[event]]  # nothing else came in between
+    finally:
+        for ws in readers:
+            await ws.close()
+    for event in events:
+        after = posted[event][1][0]
+        async with client.ws_connect(f"/ws/events/{event}?after={after}") as ws:
+            assert await _texts(ws, 3) == [*posted[event][2:], marks[event]]
+            live = await post(event, f"{event} live")
+            assert await _texts(ws, 1) == [live]

@@ -1,4 +1,4 @@
-"""Where messages come from: the Broker protocol, RedisBroker (one pub/sub connection, reconnect, backfill) and
+"""Where messages come from: the Broker protocol, RedisBroker (a pub/sub connection per shard, reconnect, backfill) and
 MemoryBroker (an in-process log for tests).
 
 A broker delivers each followed event's messages to its ``Sink`` (the hub) in seq order, with no gap: after
@@ -77,11 +77,28 @@ class _Subscription:
         self.task: asyncio.Task[None] | None = None
 
 
-class RedisBroker:
-    """One dedicated Redis pub/sub connection for every event this process follows.
+class _Shard:
+    """One pub/sub connection and the subscriptions it carries: the only one on a single server, one per
+    primary followed on a cluster (sharded channels are served by the primary of their slot)."""
 
-    When the connection fails (or a PING gets no answer within ``ping_seconds``) it reconnects with exponential
-    backoff and jitter, resubscribes every followed event and backfills each from the sink's position.
+    __slots__ = ("confirmations", "conn", "name", "subs", "task")
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # the primary's host:port on a cluster, "" on one server
+        self.subs: dict[str, _Subscription] = {}  # by channel name
+        self.conn: PubSub | None = None
+        self.confirmations: dict[str, list[asyncio.Future[None]]] = {}
+        self.task: asyncio.Task[None] | None = None
+
+
+class RedisBroker:
+    """One dedicated Redis pub/sub connection per shard for every event this process follows (one shard on a
+    single server; on a cluster, one per primary serving a followed event's slot, SSUBSCRIBE per channel).
+
+    When a connection fails (or a PING gets no answer within ``ping_seconds``, or on a cluster the server ends
+    a followed channel's subscription because its slot moved) it reconnects with exponential backoff and
+    jitter, resubscribes that shard's events (on a cluster, each on the shard now serving it) and backfills
+    each from the sink's position.
     """
 
     def __init__(self, store: Store, *, batch: int = 500, ping_seconds: float = 20.0) -> None:
@@ -91,10 +108,8 @@ class RedisBroker:
         self.reconnects = 0
         self._sink: Sink | None = None
         self._subs: dict[str, _Subscription] = {}  # by event
-        self._by_name: dict[str, _Subscription] = {}  # by channel name
-        self._conn: PubSub | None = None
-        self._confirmations: dict[str, list[asyncio.Future[None]]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._shards: dict[str, _Shard] = {}  # by node name
+        self._shard_of: dict[str, _Shard] = {}  # by event
 
     @property
     def sink(self) -> Sink:
@@ -103,35 +118,59 @@ class RedisBroker:
 
     async def start(self, sink: Sink) -> None:
         self._sink = sink
-        self._task = asyncio.create_task(self._run(), name="feed-pubsub")
+        if not self.store.sharded:
+            self._open_shard("")
+
+    def _open_shard(self, name: str) -> _Shard:
+        shard = self._shards[name] = _Shard(name)
+        shard.task = asyncio.create_task(self._run(shard), name=f"feed-pubsub{'-' if name else ''}{name}")
+        return shard
 
     async def close(self) -> None:
-        """Stop every task and close the connection."""
-        tasks = [t for t in (self._task, *(s.task for s in self._subs.values())) if t is not None]
+        """Stop every task and close the connections."""
+        shards = list(self._shards.values())
+        tasks = [t for t in (*(s.task for s in shards), *(s.task for s in self._subs.values())) if t is not None]
         for _attempt in range(10):
             # redis-py can swallow a cancellation that lands while it connects, and the task then waits
             # on a read until its keep-alive timeout: closing the connection and cancelling again ends it.
-            if self._conn is not None:
-                await self._conn.aclose()
+            for shard in shards:
+                if shard.conn is not None:
+                    await shard.conn.aclose()
             for task in tasks:
                 task.cancel()
             _done, pending = await asyncio.wait(tasks, timeout=0.5) if tasks else (set(), set())
             tasks = list(pending)
             if not tasks:
                 break
-        if self._conn is not None:
-            await self._conn.aclose()
-            self._conn = None
+        for shard in shards:
+            if shard.conn is not None:
+                await shard.conn.aclose()
+                shard.conn = None
 
     async def follow(self, event: str) -> None:
         if event in self._subs:
             return
         sub = _Subscription(event, self.store.keys.channel(event))
         self._subs[event] = sub
-        self._by_name[sub.name] = sub
-        conn = self._conn
+        if self.store.sharded:
+            try:
+                name = await self.store.shard_name(sub.name)
+            except StoreUnavailable:
+                name = "?"  # no node answered: that shard's loop places it once one does
+            if self._subs.get(event) is not sub:  # unfollowed meanwhile
+                return
+        else:
+            name = ""
+        await self._place(sub, name)
+
+    async def _place(self, sub: _Subscription, name: str) -> None:
+        """Carry ``sub`` on shard ``name``'s connection (opened when it is the first there)."""
+        shard = self._shards.get(name) or self._open_shard(name)
+        shard.subs[sub.name] = sub
+        self._shard_of[sub.event] = shard
+        conn = shard.conn
         if conn is not None:
-            self._start_sync(sub, conn)
+            self._start_sync(sub, shard, conn)
             with contextlib.suppress(StoreUnavailable):  # the reader loop notices and resubscribes all
                 await conn.subscribe(sub.name)
 
@@ -139,10 +178,11 @@ class RedisBroker:
         sub = self._subs.pop(event, None)
         if sub is None:
             return
-        del self._by_name[sub.name]
+        shard = self._shard_of.pop(event)
+        del shard.subs[sub.name]
         if sub.task is not None:
             sub.task.cancel()
-        conn = self._conn
+        conn = shard.conn
         if conn is not None:
             with contextlib.suppress(StoreUnavailable):
                 await conn.unsubscribe(sub.name)
@@ -157,10 +197,10 @@ class RedisBroker:
 
     # --- syncing one subscription -----------------------------------------------------------------
 
-    def _start_sync(self, sub: _Subscription, conn: PubSub) -> None:
+    def _start_sync(self, sub: _Subscription, shard: _Shard, conn: PubSub) -> None:
         """Expect the subscription's confirmation on ``conn``, then catch its log up (a task)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._confirmations.setdefault(sub.name, []).append(future)
+        shard.confirmations.setdefault(sub.name, []).append(future)
         self._set_syncing(sub, True)
         if sub.task is not None:
             sub.task.cancel()
@@ -207,62 +247,87 @@ class RedisBroker:
             sink.deliver(event, [resync()])
             sink.start_at(event, await self.last_position(event) or ORIGIN)
 
-    # --- the connection ---------------------------------------------------------------------------
+    # --- the connections --------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        """Task boundary: keep one pub/sub connection, resubscribing and backfilling after every loss; waits
-        from 50 ms doubling to 5 s (each 0.5-1 x that), from 50 ms again once a connection came up."""
+    async def _run(self, shard: _Shard) -> None:
+        """Task boundary: keep one pub/sub connection for ``shard``, resubscribing and backfilling after every
+        loss; waits from 50 ms doubling to 5 s (each 0.5-1 x that), from 50 ms again once a connection came up.
+        On a cluster, each attempt first moves subscriptions whose slot another primary now serves; a shard
+        left with none ends."""
         failures = 0
         while True:
             failed: Exception | None = None
             try:
-                conn = self._conn = await self.store.open_pubsub()
-                self._confirmations.clear()
+                if self.store.sharded:
+                    await self._replace(shard, refresh=failures > 0)
+                    if not shard.subs:
+                        if self._shards.get(shard.name) is shard:
+                            del self._shards[shard.name]
+                        return
+                    seed = next(iter(shard.subs))
+                    conn = shard.conn = await self.store.open_pubsub(shard_of=seed)
+                else:
+                    conn = shard.conn = await self.store.open_pubsub()
+                shard.confirmations.clear()
                 names = []
-                for sub in self._subs.values():
-                    self._start_sync(sub, conn)
+                for sub in shard.subs.values():
+                    self._start_sync(sub, shard, conn)
                     names.append(sub.name)
-                if names:
+                if names and self.store.sharded:  # SSUBSCRIBE refuses channels of several slots at once
+                    for name in names:
+                        await conn.subscribe(name)
+                elif names:
                     await conn.subscribe(*names)
-                logger.info("feed: pub/sub connected, %d events followed", len(names))
+                logger.info("feed: pub/sub connected %s, %d events followed", shard.name, len(names))
                 failures = 0
-                await self._read(conn)
+                await self._read(shard, conn)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 failed = exc
             finally:
-                await self._lost()
+                await self._lost(shard)
             failures += 1
             wait = _BACKOFF.delay(failures)
             if failed is not None:
-                logger.warning("feed: pub/sub connection lost (%s); reconnecting in %.2fs", failed, wait)
+                logger.warning("feed: pub/sub %s lost (%s); reconnecting in %.2fs", shard.name, failed, wait)
             await asyncio.sleep(wait)
 
-    async def _lost(self) -> None:
-        conn, self._conn = self._conn, None
-        for sub in self._subs.values():
+    async def _replace(self, shard: _Shard, *, refresh: bool) -> None:
+        """Move each of ``shard``'s subscriptions that another primary now serves to that primary's shard."""
+        for sub in list(shard.subs.values()):
+            name = await self.store.shard_name(sub.name, refresh=refresh)
+            refresh = False
+            if name != shard.name and shard.subs.get(sub.name) is sub:
+                del shard.subs[sub.name]
+                await self._place(sub, name)
+
+    async def _lost(self, shard: _Shard) -> None:
+        conn, shard.conn = shard.conn, None
+        for sub in shard.subs.values():
             self._set_syncing(sub, True)  # until resubscribed and caught up
             if sub.task is not None:
                 sub.task.cancel()
-        for futures in self._confirmations.values():
+        for futures in shard.confirmations.values():
             for future in futures:
                 future.cancel()
-        self._confirmations.clear()
+        shard.confirmations.clear()
         if conn is not None:
             await conn.aclose()
         self.reconnects += 1
 
-    async def _read(self, conn: PubSub) -> None:
+    async def _read(self, shard: _Shard, conn: PubSub) -> None:
         """Read replies. Messages of one channel that are already here together are dispatched as one batch
         (when the hub falls behind, each reader gets one write for several messages instead of one each);
         any other reply first flushes the batch, so order is kept."""
         waiting_pong = False
         batch: list[Message] = []
         batch_sub: _Subscription | None = None
+        subs = shard.subs
+        sharded = self.store.sharded
         while True:
             reply = await conn.read(0 if batch else self.ping_seconds)  # 0: only what has arrived
-            sub = self._by_name.get(reply.channel) if reply is not None and reply.kind == "message" else None
+            sub = subs.get(reply.channel) if reply is not None and reply.kind == "message" else None
             if batch_sub is not None and (sub is not batch_sub or batch_sub.syncing):
                 self.sink.deliver(batch_sub.event, batch)
                 batch, batch_sub = [], None
@@ -295,11 +360,14 @@ class RedisBroker:
                     self.sink.deliver(sub.event, batch)
                     batch, batch_sub = [], None
             elif reply.kind == "subscribe":
-                futures = self._confirmations.get(reply.channel)
+                futures = shard.confirmations.get(reply.channel)
                 if futures:
                     future = futures.pop(0)
                     if not future.done():
                         future.set_result(None)
+            elif reply.kind == "unsubscribe" and sharded and reply.channel in subs:
+                # not ours (unfollow drops the subscription first): the slot moved or its primary failed over
+                raise StoreUnavailable(f"the cluster ended the subscription of {reply.channel} (slot moved)")
 
 
 class MemoryBroker:

@@ -17,6 +17,22 @@ __all__ = ["PubSub", "PubSubReply", "PubSubStore"]
 class PubSubStore(DurableStore):
     """Opens the connections the live feed subscribes on."""
 
+    async def shard_name(self, channel: str, *, refresh: bool = False) -> str:
+        """The node (host:port) of the primary serving ``channel``'s slot on a cluster, "" on one server;
+        ``refresh`` reads the slot map again first (after a failover or a slot move).
+
+        Raises:
+            StoreUnavailable: no node answered.
+        """
+        if not self.sharded:
+            return ""
+        with guard():
+            if refresh:
+                await self.client.nodes_manager.initialize()
+            else:
+                await self.client.initialize()
+        return str(self.client.get_node_from_key(channel).name)
+
     async def open_pubsub(self, shard_of: str | None = None) -> PubSub:
         """A new dedicated pub/sub connection (see PubSub); raises StoreUnavailable when none can be opened.
 
