@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,6 +21,7 @@ from aiohttp import web
 from redis.crc import key_slot
 
 from config.settings import Settings
+from server.appkeys import HUB
 from server.embedded import EmbeddedValkey
 from server.models import Event, Role, Session, TokenInfo
 from server.store import Keys, Store
@@ -45,36 +48,67 @@ def _free_cluster_port() -> int:
     raise RuntimeError("no free port pair for a cluster node")
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[list[int]]:
-    """Three primaries on loopback, each with a third of the slots; all stopped at the end."""
+def _form(tmp_path: Path, *, replicas: bool) -> Iterator[list[EmbeddedValkey]]:
+    """Three primaries on loopback, each with a third of the slots (and with ``replicas``, one replica each,
+    nodes 3-5, with a short node timeout so a failover takes about a second); all stopped at the end."""
     nodes: list[EmbeddedValkey] = []
     ports: list[int] = []
     try:
-        for i in range(3):
+        for i in range(6 if replicas else 3):
             port = _free_cluster_port()
             node = EmbeddedValkey(tmp_path / f"node{i}", extra_args=[
                 "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
                 "--cluster-config-file", str(tmp_path / f"node{i}" / "nodes.conf"),
+                *(["--cluster-node-timeout", "1000"] if replicas else []),
             ])  # fmt: skip
             nodes.append(node)
             node.start()
             ports.append(port)
         for i, port in enumerate(ports):
             with redis.Redis(host="127.0.0.1", port=port) as r:
-                r.execute_command("CLUSTER", "ADDSLOTSRANGE", i * SLOTS // 3, (i + 1) * SLOTS // 3 - 1)
+                if i < 3:
+                    r.execute_command("CLUSTER", "ADDSLOTSRANGE", i * SLOTS // 3, (i + 1) * SLOTS // 3 - 1)
                 if i:
                     r.execute_command("CLUSTER", "MEET", "127.0.0.1", ports[0])
         deadline = time.monotonic() + 20
-        for port in ports:  # gossip has no event to await: poll the state each node reports, under a deadline
+        for i, port in enumerate(ports):  # gossip has no event to await: poll each node's state, under a deadline
             with redis.Redis(host="127.0.0.1", port=port) as r:
-                while b"cluster_state:ok" not in r.execute_command("CLUSTER", "INFO"):
+                if i >= 3:
+                    with redis.Redis(host="127.0.0.1", port=ports[i - 3]) as primary:
+                        primary_id = primary.execute_command("CLUSTER", "MYID")
+                    while True:  # a replica can be told its primary once it knows that node
+                        try:
+                            r.execute_command("CLUSTER", "REPLICATE", primary_id)
+                            break
+                        except redis.ResponseError:
+                            assert time.monotonic() < deadline, "the replica did not learn its primary"
+                            time.sleep(0.05)
+                while b"cluster_state:ok" not in r.execute_command("CLUSTER", "INFO") or (
+                    i >= 3 and r.info("replication").get("master_link_status") != "up"
+                ):
                     assert time.monotonic() < deadline, "the cluster did not form"
                     time.sleep(0.05)
-        yield ports
+        yield nodes
     finally:
         for node in nodes:
             node.stop()
+
+
+def _port(node: EmbeddedValkey) -> int:
+    return int(node.extra_args[1])
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[list[int]]:
+    """Three primaries, the ports."""
+    for nodes in _form(tmp_path, replicas=False):
+        yield [_port(node) for node in nodes]
+
+
+@pytest.fixture
+def cluster_with_replicas(tmp_path: Path) -> Iterator[list[EmbeddedValkey]]:
+    """Three primaries (nodes 0-2), and a replica of each (nodes 3-5)."""
+    yield from _form(tmp_path, replicas=True)
 
 
 @pytest.fixture
@@ -198,3 +232,62 @@ async def test_readers_on_every_shard_get_their_events_posts(
             assert await _texts(ws, 3) == [*posted[event][2:], marks[event]]
             live = await post(event, f"{event} live")
             assert await _texts(ws, 1) == [live]
+
+
+async def test_a_primary_killed_mid_run_costs_its_readers_nothing(
+    cluster_with_replicas: list[EmbeddedValkey], aiohttp_client: Any, make_app: Callable[..., web.Application]
+) -> None:
+    """SIGKILL the primary of one event's slot while readers follow an event on every shard: once its replica
+    took over, the readers of that event are re-subscribed on it and backfilled, with no gap or duplicate;
+    posts are refused only with 503 meanwhile, and every acknowledged post reaches its readers."""
+    nodes = cluster_with_replicas
+    app = make_app(redis_url=f"redis://127.0.0.1:{_port(nodes[1])}", redis_cluster=True)
+    client = await aiohttp_client(app)
+    events = _event_on_each_shard()
+    for event in events:
+        response = await client.post("/api/events", json={**EVENT, "id": event}, headers=ADMIN)
+        assert response.status == 201, await response.text()
+    response = await client.post("/api/tokens", json={"name": "Ana", "role": "reporter", "events": events},
+                                 headers=ADMIN)  # fmt: skip
+    headers = {"Authorization": f"Bearer {(await response.json())['token']}"}
+    refused = 0
+
+    async def post(event: str, text: str) -> tuple[str, str]:
+        nonlocal refused
+        async with asyncio.timeout(60):
+            while True:  # a client retries a 503, as the desk's outbox does
+                body = {"text": text, "happened_at": "2011-10-10T10:00:00+01:00"}
+                response = await client.post(f"/api/events/{event}/updates", json=body, headers=headers)
+                if response.status == 201:
+                    return (await response.json())["seq"], text
+                assert response.status == 503, await response.text()
+                refused += 1
+                await asyncio.sleep(0.1)
+
+    readers = [await client.ws_connect(f"/ws/events/{event}") for event in events]
+    try:
+        posted: dict[str, list[tuple[str, str]]] = {event: [] for event in events}
+        for i in range(3):
+            for event in events:
+                posted[event].append(await post(event, f"{event} {i}"))
+        assert refused == 0
+        with redis.Redis(host="127.0.0.1", port=_port(nodes[0])) as victim:
+            assert victim.execute_command("WAIT", 1, 5000) == 1  # acknowledged writes reached the replica
+        pid = nodes[0].pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        for i in range(3, 8):
+            for event in events:
+                posted[event].append(await post(event, f"{event} {i}"))
+        for event, ws in zip(events, readers, strict=True):
+            assert await _texts(ws, len(posted[event])) == posted[event]
+        assert refused > 0, "no post met the failover"
+        assert app[HUB].broker.reconnects >= 1
+        during = refused
+        marks = {event: await post(event, f"{event} mark") for event in events}
+        for event, ws in zip(events, readers, strict=True):
+            assert await _texts(ws, 1) == [marks[event]]  # no duplicate came in between
+        assert refused == during  # once the replica took over, nothing is refused
+    finally:
+        for ws in readers:
+            await ws.close()
