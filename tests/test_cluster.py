@@ -291,3 +291,68 @@ async def test_a_primary_killed_mid_run_costs_its_readers_nothing(
     finally:
         for ws in readers:
             await ws.close()
+
+
+def _move_slot(slot: int, ports: list[int], source: int, target: int) -> None:
+    """Migrate ``slot`` with its keys from primary ``source`` to ``target`` (indexes into ``ports``), as a
+    resharding does, and tell every primary."""
+
+    def node(i: int) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=ports[i])
+
+    with node(source) as src, node(target) as dst:
+        src_id, dst_id = src.execute_command("CLUSTER", "MYID"), dst.execute_command("CLUSTER", "MYID")
+        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+        while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+            src.execute_command("MIGRATE", "127.0.0.1", ports[target], "", 0, 5000, "KEYS", *keys)
+        for i in (target, source, *(i for i in range(len(ports)) if i not in (source, target))):
+            with node(i) as r:
+                r.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+
+
+async def test_a_moved_slot_moves_its_readers_to_the_new_primary(
+    cluster: list[int], aiohttp_client: Any, make_app: Callable[..., web.Application]
+) -> None:
+    """Resharding one event's slot to another primary: the old primary ends its subscription (sunsubscribe),
+    the broker follows it on the new one and backfills, while the other event on the old primary's connection
+    stays there; every reader gets exactly its event's posts, in order."""
+    app = make_app(redis_url=f"redis://127.0.0.1:{cluster[1]}", redis_cluster=True)
+    client = await aiohttp_client(app)
+    moved, stays = _event_on_each_shard("conf")[0], _event_on_each_shard("talk")[0]
+    events = [moved, stays, _event_on_each_shard("conf")[1]]
+    for event in events:
+        response = await client.post("/api/events", json={**EVENT, "id": event}, headers=ADMIN)
+        assert response.status == 201, await response.text()
+    response = await client.post("/api/tokens", json={"name": "Ana", "role": "reporter", "events": events},
+                                 headers=ADMIN)  # fmt: skip
+    headers = {"Authorization": f"Bearer {(await response.json())['token']}"}
+
+    async def post(event: str, text: str) -> tuple[str, str]:
+        body = {"text": text, "happened_at": "2011-10-10T10:00:00+01:00"}
+        response = await client.post(f"/api/events/{event}/updates", json=body, headers=headers)
+        assert response.status == 201, await response.text()
+        return (await response.json())["seq"], text
+
+    readers = [await client.ws_connect(f"/ws/events/{event}") for event in events]
+    try:
+        posted: dict[str, list[tuple[str, str]]] = {event: [] for event in events}
+        for i in range(2):
+            for event in events:
+                posted[event].append(await post(event, f"{event} {i}"))
+        for event, ws in zip(events, readers, strict=True):
+            assert await _texts(ws, 2) == posted[event]
+        reconnects = app[HUB].broker.reconnects
+        await asyncio.to_thread(_move_slot, key_slot(moved.encode()), cluster, 0, 1)
+        for i in range(2, 5):
+            for event in events:
+                posted[event].append(await post(event, f"{event} {i}"))
+        for event, ws in zip(events, readers, strict=True):
+            assert await _texts(ws, 3) == posted[event][2:]
+        assert app[HUB].broker.reconnects > reconnects  # the old primary ended the moved channel
+        marks = {event: await post(event, f"{event} mark") for event in events}
+        for event, ws in zip(events, readers, strict=True):
+            assert await _texts(ws, 1) == [marks[event]]  # no duplicate came in between
+    finally:
+        for ws in readers:
+            await ws.close()
