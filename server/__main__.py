@@ -101,6 +101,10 @@ def serve(settings: Settings) -> int:
         embedded = EmbeddedValkey(settings.data_dir)
         logger.info("starting the embedded store in %s", embedded.data_dir)
         settings = settings.model_copy(update={"redis_url": embedded.start()})
+    if not settings.public_url and settings.host not in ("127.0.0.1", "::1", "localhost"):
+        logger.warning("public_url is unset while listening on %s: links in pages, feeds and photo URLs use the "
+                       "address a client connected to only when it is this server's own IP, else %s; set "
+                       "public_url to the address readers use", settings.host, settings.base_url)  # fmt: skip
     stop_signal = signal.getsignal(signal.SIGTERM)
     try:
         logger.info("store: %s", settings.masked()["redis_url"])

@@ -109,3 +109,20 @@ def origin_allowed(request: web.Request, settings: Settings) -> bool:
         if urlsplit(own).hostname in _LOOPBACK_HOSTS:
             allowed.add(own)
     return _origin(origin) in allowed
+
+
+def public_base(request: web.Request, settings: Settings) -> str:
+    """The base of the absolute URLs pages, feeds and photos carry (canonical links, Atom ids, JSON-LD, media).
+
+    ``public_url`` when set. Without it, the request's own scheme and host only when that host is loopback or the
+    IP address the client actually connected to (a phone on the venue's LAN); any other Host header is the
+    client's word and could plant another site's address in a cached page, so ``http://<host>:<port>`` it is.
+    """
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = urlsplit(f"//{request.host}").hostname
+    sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
+    local = str(sockname[0]) if isinstance(sockname, tuple) and sockname else None
+    if host is not None and (host in _LOOPBACK_HOSTS or host == local):
+        return f"{request.scheme}://{request.host}"
+    return settings.base_url

@@ -54,3 +54,21 @@ async def test_forwarded_address_is_ignored_unless_the_peer_is_trusted(
     assert (await proxied.get("/metrics", headers=spoofed)).status == 401
     allowed = await aiohttp_client(make_app(trusted_proxies=("127.0.0.0/8",), metrics_allow=("203.0.113.0/24",)))
     assert (await allowed.get("/metrics", headers=outside)).status == 200
+
+
+async def test_canonical_urls_never_come_from_a_foreign_host_header(client: TestClient) -> None:  # type: ignore[type-arg]
+    await make_event(client)
+    page = await (await client.get(f"/events/{EV}", headers={"Host": "evil.example"})).text()
+    assert "evil.example" not in page
+    assert '<link rel="canonical" href="http://127.0.0.1:' in page
+    atom = await (await client.get(f"/events/{EV}/feed.atom", headers={"Host": "evil.example"})).text()
+    assert "evil.example" not in atom
+    own = await (await client.get(f"/events/{EV}", headers={"Host": f"localhost:{client.port}"})).text()
+    assert f'<link rel="canonical" href="http://localhost:{client.port}/events/{EV}"' in own  # loopback: its own
+
+
+async def test_public_url_makes_every_canonical_url(aiohttp_client: Any, make_app: Callable[..., Any]) -> None:
+    client = await aiohttp_client(make_app(public_url="https://live.example/"))
+    await make_event(client)
+    page = await (await client.get(f"/events/{EV}")).text()
+    assert f'<link rel="canonical" href="https://live.example/events/{EV}"' in page

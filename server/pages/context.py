@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from server import codec
 from server.appkeys import SETTINGS, STORE
+from server.client import public_base
 from server.errors import NotFound
 from server.models import Event, Session
 from server.pages.headers import UPDATE_POLICY, page_response
@@ -123,8 +124,8 @@ PHASE_LABELS = {"upcoming": "Soon", "live": "Live", "ended": "Ended"}
 
 
 def base_url(request: web.Request) -> str:
-    public = request.app[SETTINGS].public_url
-    return public.rstrip("/") if public else f"{request.scheme}://{request.host}"
+    """The base of this server's absolute URLs (see ``public_base``)."""
+    return public_base(request, request.app[SETTINGS])
 
 
 def render_page(
