@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from clients import commands
+from clients import commands, reflections_commands
 from clients.commands import EXIT_BAD_INPUT, EXIT_FAILED, Args, UsageError
 
 Command = Callable[[Args], int]
@@ -277,7 +277,7 @@ def _day_flags(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--wait-seconds", type=float, default=60.0, help="how long to wait for it")
 @_client_flags
 def reflections_compile(**params: Any) -> int:
-    return _remote(commands.cmd_reflections_compile)(**params)
+    return _remote(reflections_commands.cmd_reflections_compile)(**params)
 
 
 @reflections.command("show", help="print the draft (editor token) or the published post")
@@ -285,21 +285,21 @@ def reflections_compile(**params: Any) -> int:
 @click.option("--json", is_flag=True, help="print the whole answer as JSON")
 @_client_flags
 def reflections_show(**params: Any) -> int:
-    return _remote(commands.cmd_reflections_show)(**params)
+    return _remote(reflections_commands.cmd_reflections_show)(**params)
 
 
 @reflections.command("edit", help="edit the draft's Markdown in $EDITOR; a stale save is refused")
 @_day_flags
 @_client_flags
 def reflections_edit(**params: Any) -> int:
-    return _remote(commands.cmd_reflections_edit)(**params)
+    return _remote(reflections_commands.cmd_reflections_edit)(**params)
 
 
 @reflections.command("publish", help="publish the draft and broadcast it to readers")
 @_day_flags
 @_client_flags
 def reflections_publish(**params: Any) -> int:
-    return _remote(commands.cmd_reflections_publish)(**params)
+    return _remote(reflections_commands.cmd_reflections_publish)(**params)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": []},

@@ -107,7 +107,7 @@ def resolve_target(args: Args) -> Target:
     return Target(pick(args.url, "PLENARY_URL", "url"), pick(args.token, "PLENARY_TOKEN", "token"))
 
 
-def _client(args: Args, *, need_token: bool = True) -> ApiClient:
+def connect(args: Args, *, need_token: bool = True) -> ApiClient:
     from clients.api_client import ApiClient, RetryPolicy
 
     target = resolve_target(args)
@@ -122,13 +122,13 @@ def _client(args: Args, *, need_token: bool = True) -> ApiClient:
     return ApiClient(target.url, target.token, retry=retry)
 
 
-def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     import asyncio
 
     return asyncio.run(work())
 
 
-def _print_json(data: object) -> None:
+def print_json(data: object) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
@@ -171,7 +171,6 @@ def _image(args: Args) -> dict[str, object] | None:
 
 async def _happened_at(api: ApiClient, event: str, value: str, cache: dict[str, Event]) -> str:
     """--at: RFC 3339 as given; a local "HH:MM" (today) or "YYYY-MM-DD HH:MM" in the event's time zone."""
-    import datetime as dt
 
     from clients.agenda import AgendaError, parse_moment
 
@@ -204,14 +203,14 @@ def cmd_post(args: Args) -> int:
         body["tags"] = args.tag
 
     async def work() -> int:
-        async with _client(args) as api:
+        async with connect(args) as api:
             if args.at:
                 body["happened_at"] = await _happened_at(api, args.event, args.at, {})
             update = await api.post_update(args.event, body, idempotency_key=args.idempotency_key)
         print(update.id, update.seq)
         return EXIT_OK
 
-    return _run(work)
+    return run(work)
 
 
 def cmd_edit(args: Args) -> int:
@@ -238,7 +237,7 @@ def cmd_edit(args: Args) -> int:
         changes[name] = [] if name == "tags" else None
 
     async def work() -> int:
-        async with _client(args) as api:
+        async with connect(args) as api:
             if args.at:
                 changes["happened_at"] = await _happened_at(api, args.event, args.at, {})
             if not changes:
@@ -247,17 +246,17 @@ def cmd_edit(args: Args) -> int:
         print(update.id, f"version {update.version}")
         return EXIT_OK
 
-    return _run(work)
+    return run(work)
 
 
 def cmd_delete(args: Args) -> int:
     async def work() -> int:
-        async with _client(args) as api:
+        async with connect(args) as api:
             await api.delete_update(args.event, args.id)
         print(f"deleted {args.id}")
         return EXIT_OK
 
-    return _run(work)
+    return run(work)
 
 
 # --- tokens -------------------------------------------------------------------------------------------
@@ -319,10 +318,10 @@ def cmd_token_create(args: Args) -> int:
         return token
 
     async def via_api() -> str:
-        async with _client(args) as api:
+        async with connect(args) as api:
             return (await api.create_token(name, args.role, events)).token
 
-    token = _run(lambda: via_store(*direct)) if direct is not None else _run(via_api)
+    token = run(lambda: via_store(*direct)) if direct is not None else run(via_api)
     scope = f" on {', '.join(events)}" if events else ""
     print(f"token {name!r} ({args.role}{scope}) created; it is shown only this once:", file=sys.stderr)
     print(token)
@@ -344,13 +343,13 @@ def cmd_token_revoke(args: Args) -> int:
             await store.aclose()
 
     async def via_api() -> None:
-        async with _client(args) as api:
+        async with connect(args) as api:
             await api.revoke_token(args.name)
 
     if direct is not None:
-        _run(lambda: via_store(*direct))
+        run(lambda: via_store(*direct))
     else:
-        _run(via_api)
+        run(via_api)
     print(f"revoked {args.name!r}")
     return EXIT_OK
 
@@ -382,7 +381,7 @@ def cmd_store_migrate(args: Args) -> int:
             print(f"plenary: {problem}", file=sys.stderr)
         return EXIT_FAILED if kept else EXIT_OK
 
-    return _run(work)
+    return run(work)
 
 
 # --- events and agenda --------------------------------------------------------------------------------
@@ -397,37 +396,37 @@ def cmd_event_create(args: Args) -> int:
         body["blog_title"] = args.blog_title
 
     async def work() -> int:
-        async with _client(args) as api:
+        async with connect(args) as api:
             event = await api.create_event(body)
         print(f"created event {event.id}: {', '.join(day.isoformat() for day in event.days)} ({event.timezone})")
         return EXIT_OK
 
-    return _run(work)
+    return run(work)
 
 
 def cmd_event_show(args: Args) -> int:
     async def work() -> int:
-        async with _client(args, need_token=False) as api:
+        async with connect(args, need_token=False) as api:
             event = await api.get_event(args.id)
             sessions = await api.list_sessions(args.id) if args.sessions else None
         data: dict[str, object] = event.model_dump(mode="json")
         if sessions is not None:
             data["sessions"] = [session.model_dump(mode="json") for session in sessions]
-        _print_json(data)
+        print_json(data)
         return EXIT_OK
 
-    return _run(work)
+    return run(work)
 
 
 def cmd_event_list(args: Args) -> int:
     async def work() -> int:
-        async with _client(args, need_token=False) as api:
+        async with connect(args, need_token=False) as api:
             events = await api.list_events()
         for event in events:
             print(f"{event.id}\t{event.starts_on}..{event.ends_on}\t{event.title}")
         return EXIT_OK
 
-    return _run(work)
+    return run(work)
 
 
 def cmd_agenda_import(args: Args) -> int:
@@ -439,14 +438,14 @@ def cmd_agenda_import(args: Args) -> int:
         raise UsageError(str(exc)) from exc
 
     async def work() -> int:
-        async with _client(args, need_token=not args.dry_run) as api:
+        async with connect(args, need_token=not args.dry_run) as api:
             event = await api.get_event(args.event)
             try:
                 requests = build_sessions(data, event)
             except AgendaError as exc:
                 raise UsageError(f"{args.file}: {exc}") from exc
             if args.dry_run:
-                _print_json({request.id: request.body for request in requests})
+                print_json({request.id: request.body for request in requests})
                 return EXIT_OK
             created = 0
             for request in requests:
@@ -463,7 +462,7 @@ def cmd_agenda_import(args: Args) -> int:
         print(f"{len(requests)} sessions: {created} created, {len(requests) - created} updated", file=sys.stderr)
         return EXIT_OK
 
-    return _run(work)
+    return run(work)
 
 
 def cmd_demo(args: Args) -> int:
@@ -475,7 +474,7 @@ def cmd_demo(args: Args) -> int:
     if not (target.url and target.token):
         raise UsageError("the demo needs a server URL and an admin token (--url/--token or PLENARY_URL/PLENARY_TOKEN)")
     try:
-        ids = _run(lambda: replay(target.url or "", target.token or "", speed=args.speed, day=day,
+        ids = run(lambda: replay(target.url or "", target.token or "", speed=args.speed, day=day,
                                   progress=lambda line: print(line, flush=True)))  # fmt: skip
     except DemoError as exc:
         print(f"plenary: error: {exc}", file=sys.stderr)
@@ -484,97 +483,6 @@ def cmd_demo(args: Args) -> int:
     return EXIT_OK
 
 
-def _day(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise UsageError(f"--day: expected YYYY-MM-DD, got {value!r}") from exc
-
-
-def cmd_reflections_compile(args: Args) -> int:
-    import asyncio
-
-    day = _day(args.day)
-
-    async def work() -> int:
-        async with _client(args) as api:
-            queued = await api.compile_reflections(args.event, day, replace=args.replace)
-            if args.no_wait:
-                print(f"queued {queued.get('job')}")
-                return EXIT_OK
-            async with asyncio.timeout(args.wait_seconds):
-                while True:
-                    post = await api.get_reflections(args.event, day)
-                    if post.get("status") != "compiling":
-                        break
-                    await asyncio.sleep(0.5)
-            print(f"{post.get('status')} v{post.get('version')}: {post.get('title')}")
-            return EXIT_OK
-
-    return _run(work)
-
-
-def cmd_reflections_show(args: Args) -> int:
-    day = _day(args.day)
-
-    async def work() -> int:
-        async with _client(args, need_token=False) as api:
-            post = await api.get_reflections(args.event, day)
-        if args.json:
-            _print_json(post)
-        else:
-            print(f"# {post.get('title')}  [{post.get('status')}, version {post.get('version')}]\n")
-            print(post.get("markdown") or post.get("html") or "")
-        return EXIT_OK
-
-    return _run(work)
-
-
-def cmd_reflections_edit(args: Args) -> int:
-    """Open $EDITOR on the draft's Markdown and save it with the version that was read."""
-    import shlex
-    import subprocess
-    import tempfile
-
-    from clients.api_client import ApiError
-
-    day = _day(args.day)
-    post = _run(lambda: _with_client(args, lambda api: api.get_reflections(args.event, day)))
-    version = int(str(post.get("version", 0)))
-    original = str(post.get("markdown") or "")
-    with tempfile.NamedTemporaryFile("w", suffix=".md", prefix=f"{args.event}-{day}-", delete=False) as handle:
-        handle.write(original)
-        path = Path(handle.name)
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    if subprocess.run([*shlex.split(editor), str(path)], check=False).returncode != 0:
-        raise UsageError(f"the editor {editor!r} failed; your text is in {path}")
-    edited = path.read_text(encoding="utf-8")
-    if edited == original:
-        print("no changes")
-        path.unlink()
-        return EXIT_OK
-    try:
-        saved = _run(lambda: _with_client(args, lambda api: api.save_reflections(args.event, day, edited, version)))
-    except ApiError as exc:
-        if exc.status == 409:
-            print(f"plenary: error: someone saved a newer version while you edited version {version}; nothing "
-                  f"was overwritten. Your text is kept in {path}: run `plenary reflections show` to see theirs, "
-                  f"then edit again.", file=sys.stderr)  # fmt: skip
-            return EXIT_BAD_INPUT
-        raise
-    path.unlink()
-    print(f"saved version {saved.get('version')}")
-    return EXIT_OK
-
-
-def cmd_reflections_publish(args: Args) -> int:
-    day = _day(args.day)
-    post = _run(lambda: _with_client(args, lambda api: api.publish_reflections(args.event, day)))
-    target = resolve_target(args)
-    print(f"published: {(target.url or '').rstrip('/')}{post.get('url')}")
-    return EXIT_OK
-
-
-async def _with_client(args: Args, call: Callable[[ApiClient], Coroutine[Any, Any, T]]) -> T:
-    async with _client(args) as api:
+async def with_client(args: Args, call: Callable[[ApiClient], Coroutine[Any, Any, T]]) -> T:
+    async with connect(args) as api:
         return await call(api)
