@@ -61,11 +61,16 @@ async def authenticate(request: web.Request) -> Actor | None:
         raise Unauthorized("use 'Authorization: Bearer <token>'")
     wanted = digest(token)
     configured = request.app[SETTINGS].admin_token
+    store = request.app[STORE]
     if configured and hmac.compare_digest(wanted, digest(configured)):
+        if await store.is_revoked_setting(wanted):
+            raise Unauthorized("unknown or revoked token")
         return Actor("admin", "admin", Role.ADMIN)
-    info = await request.app[STORE].token_by_digest(wanted)  # looked up by the digest: no compare needed
+    info = await store.token_by_digest(wanted)  # looked up by the digest: no compare needed
     if info is None:
         raise Unauthorized("unknown or revoked token")
+    if info.expired():
+        raise Unauthorized("this token has expired")
     return Actor(info.id, info.name, info.role, frozenset(info.events))
 
 

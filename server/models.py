@@ -126,6 +126,14 @@ class TokenCreate(Body):
     name: ByLineName
     role: Role
     events: list[Slug] = Field(default_factory=list, max_length=1000)
+    expires_at: Moment | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_the_future(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value <= dt.datetime.now(dt.UTC):
+            raise ValueError("expires_at must be in the future")
+        return value
 
     @model_validator(mode="after")
     def _admin_name_is_reserved(self) -> TokenCreate:
@@ -143,6 +151,11 @@ class TokenInfo(Record):
     name: str
     role: Role
     events: list[str] = Field(default_factory=list)
+    expires_at: dt.datetime | None = None
+
+    def expired(self) -> bool:
+        """Past its optional expiry: authentication refuses it (the record stays, listed, until revoked)."""
+        return self.expires_at is not None and self.expires_at <= dt.datetime.now(dt.UTC)
 
 
 class TokenCreated(TokenInfo):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import hashlib
 from typing import Any
 
@@ -113,3 +115,31 @@ async def test_a_name_given_again_has_no_rights_over_the_old_tokens_updates(clie
     mine = await fresh.json()
     assert mine["id"] != update["id"] and mine["author"] == {"name": "Drew"}
     assert (await client.patch(f"{url}/{mine['id']}", json={"text": "mine"}, headers=new)).status == 200
+
+
+async def test_setting_admin_token_is_revoked_for_every_process(
+    client: Any, aiohttp_client: Any, make_app: Any
+) -> None:
+    other = await aiohttp_client(make_app())  # a second process on the same store, same setting
+    assert (await other.post("/api/tokens", json={"name": "Y", "role": "admin"}, headers=ADMIN)).status == 201
+    assert (await client.delete("/api/tokens/admin", headers=ADMIN)).status == 204
+    refused = await other.post("/api/tokens", json={"name": "Z", "role": "admin"}, headers=ADMIN)
+    assert refused.status == 401
+    assert (await client.post("/api/tokens", json={"name": "X", "role": "admin"}, headers=ADMIN)).status == 401
+
+
+async def test_token_expiry(client: Any) -> None:
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()
+    refused = await client.post("/api/tokens", json={"name": "Old", "role": "editor", "expires_at": past},
+                                headers=ADMIN)  # fmt: skip
+    assert refused.status == 422 and "expires_at" in await refused.text()
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
+    made = await client.post("/api/tokens", json={"name": "Brief", "role": "editor", "expires_at": soon.isoformat()},
+                             headers=ADMIN)  # fmt: skip
+    assert made.status == 201
+    brief = {"Authorization": f"Bearer {(await made.json())['token']}"}
+    assert (await client.post("/api/tokens", json={"name": "Q", "role": "admin"}, headers=brief)).status == 403
+    # Waiting for the clock is the behaviour under test: the expiry is a moment, not an event.
+    await asyncio.sleep(max(0.0, (soon - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+    expired = await client.post("/api/tokens", json={"name": "Q", "role": "admin"}, headers=brief)
+    assert expired.status == 401 and "expired" in await expired.text()

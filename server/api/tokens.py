@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.api import Routes
-from server.appkeys import STORE
+from server.appkeys import SETTINGS, STORE
 from server.auth import digest, new_token, require
 from server.errors import NotFound
 from server.middleware import read_body
@@ -20,17 +20,23 @@ async def create_token(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
     body = await read_body(request, TokenCreate)
     token = new_token()
-    info = TokenInfo(name=body.name, role=body.role, events=body.events)
+    info = TokenInfo(name=body.name, role=body.role, events=body.events, expires_at=body.expires_at)
     await request.app[STORE].create_token(info, digest(token))
     created = TokenCreated(token=token, **info.model_dump())
     return web.json_response(created.model_dump(mode="json"), status=201, headers={"Cache-Control": "no-store"})
 
 
-@routes.route("DELETE", "/api/tokens/{name}", "Revoke a token at once, on every server", who="admin",
-              status=204, errors=(401, 403, 404))  # fmt: skip
+@routes.route("DELETE", "/api/tokens/{name}", "Revoke a token at once, on every server; 'admin' also revokes "
+              "the admin_token setting's token", who="admin", status=204, errors=(401, 403, 404))  # fmt: skip
 async def revoke_token(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
     name = request.match_info["name"]
-    if not await request.app[STORE].revoke_token(name):
+    store = request.app[STORE]
+    revoked = await store.revoke_token(name)
+    configured = request.app[SETTINGS].admin_token
+    if name == "admin" and configured:
+        # The setting cannot be unset from here: its digest is recorded as revoked, for every process.
+        revoked = await store.revoke_setting(digest(configured)) or revoked
+    if not revoked:
         raise NotFound(f"no token named {name!r}")
     return web.Response(status=204)

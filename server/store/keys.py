@@ -29,6 +29,11 @@ class Keys:
         tokens(), so creating and revoking a token is one script."""
         return f"{self.prefix}:{{tokens}}:by-digest:{digest}"
 
+    def revoked_settings(self) -> str:
+        """Set: SHA-256 of admin tokens given by the ``admin_token`` setting and revoked since; the setting
+        still holds them, so every process checks this set."""
+        return f"{self.prefix}:{{tokens}}:revoked-settings"
+
     def events(self) -> str:
         """Hash: event id -> msgpack Event."""
         return f"{self.prefix}:{{events}}"

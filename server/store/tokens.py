@@ -43,6 +43,15 @@ class TokenStore(DurableStore):
         name = unicodedata.normalize("NFC", name)
         return bool(await self.run_write(self.script("revoke_token"), [self.keys.tokens()], [name, prefix]))
 
+    async def revoke_setting(self, digest: str) -> bool:
+        """Revoke the admin token of the ``admin_token`` setting by its SHA-256; True if it was not yet revoked."""
+        return bool(await self.run_write(self.script("revoke_setting"), [self.keys.revoked_settings()], [digest]))
+
+    async def is_revoked_setting(self, digest: str) -> bool:
+        """Whether the setting's admin token with this SHA-256 has been revoked."""
+        with guard():
+            return bool(await self.client.sismember(self.keys.revoked_settings(), digest))
+
     async def list_tokens(self) -> list[TokenInfo]:
         """Every token, by name (never their secrets: only digests are stored)."""
         with guard():
