@@ -308,7 +308,9 @@ def cmd_token_create(args: Args) -> int:
         try:
             await store.check_durability()
             token = new_token()
-            await store.create_token(TokenInfo(name=body.name, role=body.role, events=body.events), digest(token))
+            await store.create_token(
+                TokenInfo(name=body.name, role=body.role, events=body.events), digest(token), by="plenary token create"
+            )
         except PlenaryError as exc:
             if exc.status < 500:
                 raise UsageError(exc.detail) from exc
@@ -337,7 +339,7 @@ def cmd_token_revoke(args: Args) -> int:
         store = await Store.from_settings(settings, url)
         try:
             await store.check_durability()
-            if not await store.revoke_token(args.name):
+            if not await store.revoke_token(args.name, by="plenary token revoke"):
                 raise UsageError(f"no token named {args.name!r}")
         finally:
             await store.aclose()

@@ -35,7 +35,7 @@ async def bootstrap_admin(settings: Settings) -> str | None:
         if any(t.role is Role.ADMIN for t in await store.list_tokens()):
             return None
         token = new_token()
-        await store.create_token(TokenInfo(name="admin", role=Role.ADMIN, events=[]), digest(token))
+        await store.create_token(TokenInfo(name="admin", role=Role.ADMIN, events=[]), digest(token), by="plenary serve")
         return token
     finally:
         await store.aclose()

@@ -6,7 +6,7 @@ import datetime as dt
 import secrets
 import unicodedata
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -160,6 +160,21 @@ class TokenInfo(Record):
 
 class TokenCreated(TokenInfo):
     token: str
+
+
+class TokenAuditEntry(Record):
+    """One creation or revocation: ``who`` is the acting token's name (or the command that acted), ``name``
+    the token acted on."""
+
+    who: str
+    what: Literal["create", "revoke"]
+    name: str
+    role: str
+    at: dt.datetime
+
+
+class TokenAudit(Record):
+    entries: list[TokenAuditEntry]
 
 
 # --- events and sessions ----------------------------------------------------------------------------

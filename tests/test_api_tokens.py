@@ -143,3 +143,25 @@ async def test_token_expiry(client: Any) -> None:
     await asyncio.sleep(max(0.0, (soon - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
     expired = await client.post("/api/tokens", json={"name": "Q", "role": "admin"}, headers=brief)
     assert expired.status == 401 and "expired" in await expired.text()
+
+
+async def test_audit_records_who_created_and_revoked_which_token(client: Any) -> None:
+    editor = await make_token(client, "Eda", "editor")
+    assert (await client.get("/api/tokens/audit", headers=editor)).status == 403
+    assert (await client.get("/api/tokens/audit")).status == 401
+    ops = await make_token(client, "Ops", "admin")
+    await make_token(client, "Drew")
+    assert (await client.delete("/api/tokens/Drew", headers=ops)).status == 204
+    assert (await client.delete("/api/tokens/admin", headers=ops)).status == 204
+    response = await client.get("/api/tokens/audit", headers=ops)
+    assert response.status == 200
+    entries = (await response.json())["entries"]
+    seen = [(e["who"], e["what"], e["name"], e["role"]) for e in entries]
+    assert seen == [
+        ("admin", "create", "Eda", "editor"),
+        ("admin", "create", "Ops", "admin"),
+        ("admin", "create", "Drew", "reporter"),
+        ("Ops", "revoke", "Drew", "reporter"),
+        ("Ops", "revoke", "admin (admin_token setting)", "admin"),
+    ]
+    assert all(dt.datetime.fromisoformat(e["at"]).tzinfo is not None for e in entries)

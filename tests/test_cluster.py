@@ -142,7 +142,7 @@ async def test_posts_to_events_on_every_shard(store: Store) -> None:
     assert await store.check_durability() == "fsync-always"
     keys = Keys(store.keys.prefix)
     events = _event_on_each_shard()
-    await store.create_token(TokenInfo(name="Ana", role=Role.REPORTER, events=events), "ab" * 32)
+    await store.create_token(TokenInfo(name="Ana", role=Role.REPORTER, events=events), "ab" * 32, by="test")
     assert (await store.token_by_digest("ab" * 32)) is not None
     for event in events:
         await store.create_event(Event(id=event, title=event, starts_on=DAY, ends_on=DAY))
@@ -178,7 +178,7 @@ async def test_posts_to_events_on_every_shard(store: Store) -> None:
         assert [e.type for e in await store.read_after(event, None)] == ["session", *[k.decode() for k in kinds]]
     await store.put_reader_counts("proc-1", dict.fromkeys(events, 3), 60)
     assert [await store.reader_counts(e) for e in events] == [{"proc-1": 3}] * 3
-    assert await store.revoke_token("Ana")
+    assert await store.revoke_token("Ana", by="test")
 
 
 async def _texts(ws: aiohttp.ClientWebSocketResponse, n: int) -> list[tuple[str, str]]:

@@ -34,6 +34,11 @@ class Keys:
         still holds them, so every process checks this set."""
         return f"{self.prefix}:{{tokens}}:revoked-settings"
 
+    def token_audit(self) -> str:
+        """Stream: every token creation and revocation (fields who, what, name, role, at), capped in length;
+        same slot as tokens(), so the scripts that change a token also record it."""
+        return f"{self.prefix}:{{tokens}}:audit"
+
     def events(self) -> str:
         """Hash: event id -> msgpack Event."""
         return f"{self.prefix}:{{events}}"
