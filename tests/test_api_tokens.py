@@ -147,13 +147,13 @@ async def test_token_expiry(client: Any) -> None:
 
 async def test_audit_records_who_created_and_revoked_which_token(client: Any) -> None:
     editor = await make_token(client, "Eda", "editor")
-    assert (await client.get("/api/tokens/audit", headers=editor)).status == 403
-    assert (await client.get("/api/tokens/audit")).status == 401
+    assert (await client.get("/api/audit/tokens", headers=editor)).status == 403
+    assert (await client.get("/api/audit/tokens")).status == 401
     ops = await make_token(client, "Ops", "admin")
     await make_token(client, "Drew")
     assert (await client.delete("/api/tokens/Drew", headers=ops)).status == 204
     assert (await client.delete("/api/tokens/admin", headers=ops)).status == 204
-    response = await client.get("/api/tokens/audit", headers=ops)
+    response = await client.get("/api/audit/tokens", headers=ops)
     assert response.status == 200
     entries = (await response.json())["entries"]
     seen = [(e["who"], e["what"], e["name"], e["role"]) for e in entries]

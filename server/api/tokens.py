@@ -42,7 +42,8 @@ async def revoke_token(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.route("GET", "/api/tokens/audit", "The last 1000 token creations and revocations, oldest first",
+# Not under /api/tokens/: that path is DELETE /api/tokens/{name} for a token named "audit".
+@routes.route("GET", "/api/audit/tokens", "The last 1000 token creations and revocations, oldest first",
               who="admin", response=TokenAudit, errors=(401, 403))  # fmt: skip
 async def token_audit(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
