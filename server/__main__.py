@@ -17,6 +17,7 @@ from config.logs import configure_logging
 from config.settings import Settings
 from server.app import create_app
 from server.auth import digest, new_token
+from server.client import LOOPBACK_HOSTS
 from server.drain import handle_signals
 from server.embedded import EmbeddedValkey
 from server.models import Role, TokenInfo
@@ -101,7 +102,7 @@ def serve(settings: Settings) -> int:
         embedded = EmbeddedValkey(settings.data_dir)
         logger.info("starting the embedded store in %s", embedded.data_dir)
         settings = settings.model_copy(update={"redis_url": embedded.start()})
-    if not settings.public_url and settings.host not in ("127.0.0.1", "::1", "localhost"):
+    if not settings.public_url and settings.host not in LOOPBACK_HOSTS:
         logger.warning("public_url is unset while listening on %s: links in pages, feeds and photo URLs use the "
                        "address a client connected to only when it is this server's own IP, else %s; set "
                        "public_url to the address readers use", settings.host, settings.base_url)  # fmt: skip

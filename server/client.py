@@ -86,16 +86,16 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else url.strip().lower()
 
 
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def origin_allowed(request: web.Request, settings: Settings) -> bool:
     """Whether the request's Origin may open a feed (WebSocket or SSE).
 
     No Origin (not a browser) is allowed; otherwise the Origin must be ``public_url``'s, one of
-    ``allowed_origins`` ("*" allows any), or, only while ``public_url`` is unset, a loopback origin that is
-    the request's own. The request's Host is never trusted otherwise: with DNS rebinding an attacker's page
-    sends Host and Origin both ``evil.example``.
+    ``allowed_origins`` ("*" allows any), or, only while ``public_url`` is unset, the request's own origin when
+    ``public_base`` trusts it (loopback, or the IP address the client connected to). The request's Host is
+    never trusted otherwise: with DNS rebinding an attacker's page sends Host and Origin both ``evil.example``.
     """
     origin = request.headers.get("Origin")
     if origin is None:
@@ -104,10 +104,7 @@ def origin_allowed(request: web.Request, settings: Settings) -> bool:
     if "*" in allowed:
         return True
     allowed.add(_origin(settings.base_url))
-    if not settings.public_url:
-        own = f"{request.scheme}://{request.host}".lower()
-        if urlsplit(own).hostname in _LOOPBACK_HOSTS:
-            allowed.add(own)
+    allowed.add(_origin(public_base(request, settings)))
     return _origin(origin) in allowed
 
 
@@ -123,6 +120,6 @@ def public_base(request: web.Request, settings: Settings) -> str:
     host = urlsplit(f"//{request.host}").hostname
     sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
     local = str(sockname[0]) if isinstance(sockname, tuple) and sockname else None
-    if host is not None and (host in _LOOPBACK_HOSTS or host == local):
+    if host is not None and (host in LOOPBACK_HOSTS or host == local):
         return f"{request.scheme}://{request.host}"
     return settings.base_url
